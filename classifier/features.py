@@ -1,0 +1,234 @@
+"""N-gram features as 64-bit keys, computed with numpy and shared by the ONNX and sklearn paths.
+
+Why this exists: skl2onnx exports TfidfVectorizer with its own tokeniser (ASCII-only word pattern,
+different whitespace handling) and a dense ``[texts, vocabulary]`` output that costs about 2 ms
+per call whatever the text. Instead, the scorer tokenises here, once, exactly as scikit-learn's
+analyzers do (same regex semantics for words, same substrings for characters), and hands the ONNX
+graph only the n-grams' keys and counts; the graph looks them up in the vocabulary and does the
+TF-IDF and linear algebra sparsely (see ``classifier.export``).
+
+A key is a 64-bit hash of the n-gram's code points, computed for every n-gram of a text at once
+with a prefix polynomial hash (no Python loop per n-gram). The export turns each vocabulary string
+of the fitted vectorizers into its key with the same functions, so both paths agree by
+construction; a collision inside the vocabulary is detected at export time.
+
+Word tokens follow scikit-learn's default ``(?u)\\b\\w\\w+\\b``: maximal runs of two or more
+characters that Python's ``re`` counts as ``\\w``.
+
+Imports numpy only.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
+F32 = npt.NDArray[np.float32]
+
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default, used by the training vectorizer
+
+_MASK64 = (1 << 64) - 1
+_BASE = 0x9E3779B97F4A7C15  # odd, so it has an inverse modulo 2**64
+_BASE_INV = pow(_BASE, -1, 1 << 64)
+_BIGRAM_MULT = np.uint64(0xC2B2AE3D27D4EB4F)
+# Distinct offsets keep word unigrams, word bigrams and char n-grams of each length apart.
+_WORD_TAG = np.uint64(0x1F0E3D2C4B5A6978)
+_BIGRAM_TAG = np.uint64(0x5BD1E9955BD1E995)
+_CHAR_TAG = 0x27D4EB2F165667C5
+
+WORD_BLOCK = 0
+CHAR_BLOCK = 1
+BLOCKS = 2  # each text has a word segment and a char segment, normalised separately
+
+
+@dataclass(frozen=True, slots=True)
+class NgramSpec:
+    """Which n-grams a model uses; stored in the model card and checked against the vectorizers."""
+
+    word_min_n: int = 1
+    word_max_n: int = 2
+    char_min_n: int = 2
+    char_max_n: int = 5
+    sublinear_tf: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.word_min_n <= self.word_max_n <= 2:
+            raise ValueError("word n-grams must lie within 1..2")
+        if not 1 <= self.char_min_n <= self.char_max_n <= 8:
+            raise ValueError("char n-grams must lie within 1..8")
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedBatch:
+    """Unique n-gram keys per (text, block) segment with their counts: the ONNX graph's input."""
+
+    keys: I64
+    counts: F32
+    segments: I64  # text index * BLOCKS + block
+    n_texts: int
+
+
+def _fmix(x: U64) -> U64:
+    """MurmurHash3's 64-bit finaliser: spreads the polynomial hash over all bits."""
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xFF51AFD7ED558CCD)
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xC4CEB9FE1A85EC53)
+    return x ^ (x >> np.uint64(33))
+
+
+class _Powers:
+    """BASE**k and BASE**-k modulo 2**64, grown on demand (uint64 arithmetic wraps)."""
+
+    def __init__(self) -> None:
+        self.up: U64 = np.ones(1, dtype=np.uint64)
+        self.down: U64 = np.ones(1, dtype=np.uint64)
+
+    def ensure(self, n: int) -> None:
+        if len(self.up) > n:
+            return
+        size = max(n + 1, 2 * len(self.up))
+        up = np.full(size, _BASE, dtype=np.uint64)
+        down = np.full(size, _BASE_INV, dtype=np.uint64)
+        up[0] = down[0] = 1
+        self.up = np.cumprod(up, dtype=np.uint64)
+        self.down = np.cumprod(down, dtype=np.uint64)
+
+
+_POWERS = _Powers()
+
+
+@functools.cache
+def _word_char_table() -> npt.NDArray[np.bool_]:
+    """For every BMP code point, whether Python's ``re`` treats it as ``\\w``."""
+    word = re.compile(r"\w")
+    return np.array([word.match(chr(c)) is not None for c in range(0x10000)], dtype=np.bool_)
+
+
+def _is_word_char(points: npt.NDArray[np.uint32]) -> npt.NDArray[np.bool_]:
+    table = _word_char_table()
+    in_bmp = points < 0x10000
+    result = np.zeros(len(points), dtype=np.bool_)
+    result[in_bmp] = table[points[in_bmp]]
+    if not in_bmp.all():  # rare: emoji and historic scripts, checked one by one
+        word = re.compile(r"\w")
+        for i in np.flatnonzero(~in_bmp):
+            result[i] = word.match(chr(int(points[i]))) is not None
+    return result
+
+
+def _code_points(text: str) -> npt.NDArray[np.uint32]:
+    # surrogatepass: a lone surrogate must not make scoring raise; it just hashes as itself.
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+class _PrefixHash:
+    """Polynomial hash of any substring in O(1) after one O(n) cumulative sum."""
+
+    def __init__(self, points: npt.NDArray[np.uint32]) -> None:
+        n = len(points)
+        _POWERS.ensure(n + 1)
+        weighted = (points.astype(np.uint64) + np.uint64(1)) * _POWERS.down[1 : n + 1]
+        self._prefix: U64 = np.concatenate(
+            [np.zeros(1, dtype=np.uint64), np.cumsum(weighted, dtype=np.uint64)]
+        )
+
+    def span(self, starts: I64, ends: I64) -> U64:
+        """Hash of text[s:e] for each pair; equal substrings give equal hashes anywhere."""
+        return _POWERS.up[ends] * (self._prefix[ends] - self._prefix[starts])
+
+
+def _word_spans(points: npt.NDArray[np.uint32]) -> tuple[I64, I64]:
+    is_word = _is_word_char(points)
+    edges = np.diff(np.concatenate([[False], is_word, [False]]).astype(np.int8))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    keep = ends - starts >= 2
+    return starts[keep].astype(np.int64), ends[keep].astype(np.int64)
+
+
+def _char_tag(n: int) -> np.uint64:
+    # Python ints here: numpy warns on uint64 scalar overflow, and the tag must wrap.
+    return np.uint64((_CHAR_TAG * n) & _MASK64)
+
+
+def _word_keys(token_hashes: U64, spec: NgramSpec) -> U64:
+    parts: list[U64] = []
+    if spec.word_min_n <= 1:
+        parts.append(_fmix(token_hashes + _WORD_TAG))
+    if spec.word_max_n >= 2 and len(token_hashes) >= 2:
+        pair = token_hashes[:-1] * _BIGRAM_MULT + token_hashes[1:]
+        parts.append(_fmix(pair + _BIGRAM_TAG))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+
+
+def _char_keys(hasher: _PrefixHash, length: int, spec: NgramSpec) -> U64:
+    parts: list[U64] = []
+    for n in range(spec.char_min_n, min(spec.char_max_n, length) + 1):
+        starts = np.arange(0, length - n + 1, dtype=np.int64)
+        parts.append(_fmix(hasher.span(starts, starts + n) + _char_tag(n)))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+
+
+def text_keys(text: str, spec: NgramSpec) -> tuple[U64, U64]:
+    """All word and char n-gram keys of one normalised text, with repetitions."""
+    points = _code_points(text)
+    hasher = _PrefixHash(points)
+    starts, ends = _word_spans(points)
+    return _word_keys(hasher.span(starts, ends), spec), _char_keys(hasher, len(points), spec)
+
+
+def encode(texts: Sequence[str], spec: NgramSpec) -> EncodedBatch:
+    """Keys and counts of every (text, block) segment of normalised texts, for one ONNX run."""
+    keys: list[U64] = []
+    counts: list[npt.NDArray[np.int64]] = []
+    segments: list[I64] = []
+    for index, text in enumerate(texts):
+        for block, block_keys in enumerate(text_keys(text, spec)):
+            unique, count = np.unique(block_keys, return_counts=True)
+            keys.append(unique)
+            counts.append(count)
+            segments.append(np.full(len(unique), index * BLOCKS + block, dtype=np.int64))
+    if not keys:
+        empty = np.zeros(0, dtype=np.int64)
+        return EncodedBatch(empty, np.zeros(0, dtype=np.float32), empty, 0)
+    return EncodedBatch(
+        keys=np.concatenate(keys).view(np.int64),
+        counts=np.concatenate(counts).astype(np.float32),
+        segments=np.concatenate(segments),
+        n_texts=len(texts),
+    )
+
+
+def vocabulary_key(term: str, block: int) -> int:
+    """The key of one vocabulary entry of a fitted word or char vectorizer (used by the export).
+
+    A word term is one token or two tokens joined by a space, as scikit-learn writes bigrams;
+    a char term is the n-gram itself.
+    """
+    if block == WORD_BLOCK:
+        tokens = term.split(" ")
+        hashes = np.array([_whole_hash(token) for token in tokens], dtype=np.uint64)
+        if len(tokens) == 1:
+            key = _fmix(hashes + _WORD_TAG)[0]
+        elif len(tokens) == 2:
+            key = _fmix(hashes[:1] * _BIGRAM_MULT + hashes[1:] + _BIGRAM_TAG)[0]
+        else:
+            raise ValueError(f"word term with {len(tokens)} tokens: {term!r}")
+    else:
+        key = _fmix(np.array([_whole_hash(term)], dtype=np.uint64) + _char_tag(len(term)))[0]
+    return int(np.array([key], dtype=np.uint64).view(np.int64)[0])
+
+
+def _whole_hash(text: str) -> np.uint64:
+    points = _code_points(text)
+    hasher = _PrefixHash(points)
+    ends = np.array([len(points)], dtype=np.int64)
+    return np.uint64(hasher.span(np.zeros(1, dtype=np.int64), ends)[0])

@@ -1,0 +1,214 @@
+"""The ``mizan`` command: one entry point, one subcommand per job.
+
+Exit codes: 0 ok, 1 failure, 2 usage (argparse's own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+from classifier import ClassifierError, OnnxScorer, video_from_json
+from service import logs
+from service.settings import default_data_dir
+
+ExitCode = int
+Handler = Callable[[argparse.Namespace], ExitCode]
+SCORE_BATCH = 256
+
+
+def main(argv: Sequence[str] | None = None) -> ExitCode:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logs.configure(level=logging.WARNING if args.quiet else logging.INFO)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ClassifierError as exc:
+        _err(str(exc))
+        return 1
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(f"mizan: {text}\n")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mizan", description=__doc__.splitlines()[0])
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    commands = parser.add_subparsers(required=True, metavar="command")
+
+    train = commands.add_parser("train", help="train, export and calibrate a model version")
+    train.add_argument(
+        "--data",
+        type=Path,
+        default=default_data_dir() / "train.jsonl",
+        help="training JSONL (default: %(default)s)",
+    )
+    train.add_argument("--out", type=Path, default=Path("models"), help="models folder")
+    train.add_argument("--version", required=True, help="version name, e.g. 1.0.0")
+    train.add_argument("--seed", type=int, help="split and solver seed (default: 20231)")
+    train.add_argument("--validation-share", type=float,
+                       help="share of the file held out for calibration (default: 0.15)")
+    train.add_argument("--min-df", type=int, default=None,
+                       help="minimum document frequency of an n-gram (default: 2 words, 3 chars)")
+    train.add_argument(
+        "--activate",
+        action="store_true",
+        help="make it the active version (the first version always is)",
+    )
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("evaluate", help="metrics per label and language on a file")
+    evaluate.add_argument("--model", type=Path, required=True, help="models/<version>")
+    evaluate.add_argument("--data", type=Path, required=True, help="labeled JSONL")
+    evaluate.add_argument(
+        "--split",
+        choices=("all", "validation"),
+        default="all",
+        help="'validation': only the split the card's metrics come from",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    evaluate.set_defaults(handler=_evaluate)
+
+    score = commands.add_parser("score", help="score JSONL lines: a text or a whole video each")
+    score.add_argument("--model", type=Path, required=True, help="models/<version>")
+    score.add_argument("file", type=Path, help="JSONL input, '-' for standard input")
+    score.set_defaults(handler=_score)
+    return parser  # fmt: skip
+
+
+def _train(args: argparse.Namespace) -> ExitCode:
+    # scikit-learn is imported only by the commands that train
+    from classifier.card import set_active_version
+    from classifier.train import TrainingConfig, save, train
+
+    config = TrainingConfig()
+    if args.seed is not None:
+        config = replace(config, seed=args.seed)
+    if args.validation_share is not None:
+        config = replace(config, validation_share=args.validation_share)
+    if args.min_df is not None:
+        config = replace(config, word_min_df=args.min_df, char_min_df=args.min_df)
+    trained = train(args.data, config, args.version)
+    folder = save(trained, args.out)
+    if args.activate:
+        set_active_version(args.out, args.version)
+    card = trained.card
+    _out(f"model {card.version} written to {folder} in {card.training['seconds']} s")
+    from classifier.evaluate import format_table
+
+    _out(format_table(card.metrics))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> ExitCode:
+    from classifier.dataset import file_sha256, label_matrix, load_examples, split_examples
+    from classifier.evaluate import evaluate_scores, format_table
+
+    scorer = OnnxScorer.from_dir(args.model)
+    examples = load_examples(args.data)
+    if args.split == "validation":
+        training = scorer.card.training
+        if training.get("data_sha256") != file_sha256(args.data):
+            _err("--split validation needs the file the model was trained on")
+            return 1
+        share, seed = training["validation_share"], training["seed"]
+        assert isinstance(share, float)
+        assert isinstance(seed, int)
+        examples = list(split_examples(examples, share, seed).validation)
+    scores = scorer.score_texts([example.text for example in examples])
+    metrics = evaluate_scores(
+        label_matrix(examples, scorer.labels),
+        scores,
+        [example.lang for example in examples],
+        scorer.labels,
+        scorer.card.thresholds,
+    )
+    if args.json:
+        _out(json.dumps({"model": scorer.version, "rows": len(examples), **metrics}, indent=2))
+    else:
+        _out(f"model {scorer.version}, {len(examples)} rows of {args.data}")
+        _out(format_table(metrics))
+    return 0
+
+
+def _score(args: argparse.Namespace) -> ExitCode:
+    scorer = OnnxScorer.from_dir(args.model)
+    if str(args.file) == "-":
+        _score_lines(scorer, sys.stdin, sys.stdout)
+    else:
+        with args.file.open(encoding="utf-8") as source:
+            _score_lines(scorer, source, sys.stdout)
+    return 0
+
+
+def _score_lines(scorer: OnnxScorer, source: TextIO, sink: TextIO) -> None:
+    """One output line per input line, in order; a text line or a video object each."""
+    for batch in _batches(source, SCORE_BATCH):
+        rows = []
+        for number, line in batch:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ClassifierError(f"line {number}: not JSON: {exc}") from exc
+        text_rows = [i for i, row in enumerate(rows) if isinstance(row, dict) and "text" in row]
+        video_rows = [i for i in range(len(rows)) if i not in set(text_rows)]
+        results: dict[int, dict[str, object]] = {}
+        text_scores = scorer.score_texts([str(rows[i]["text"]) for i in text_rows])
+        for i, probabilities in zip(text_rows, text_scores, strict=True):
+            results[i] = {
+                "scores": dict(zip(scorer.labels, map(float, probabilities), strict=True))
+            }
+        videos = []
+        for i in video_rows:
+            try:
+                videos.append(video_from_json(rows[i]))
+            except ClassifierError as exc:
+                raise ClassifierError(f"line {batch[i][0]}: {exc}") from exc
+        for i, video in zip(video_rows, scorer.score_videos(videos), strict=True):
+            results[i] = {
+                "scores": dict(video.scores),
+                "evidence": [
+                    {"label": e.label, "field": e.field, "start_s": e.start_s,
+                     "end_s": e.end_s, "text": e.text, "score": e.score}
+                    for e in video.evidence.values()
+                ],
+            }  # fmt: skip
+        for i, row in enumerate(rows):
+            identity = {
+                key: row[key] for key in ("id", "video_id") if isinstance(row, dict) and key in row
+            }
+            out = {**identity, **results[i], "model_version": scorer.version}
+            sink.write(json.dumps(out, ensure_ascii=False) + "\n")
+
+
+def _batches(source: TextIO, size: int) -> Iterator[list[tuple[int, str]]]:
+    batch: list[tuple[int, str]] = []
+    for number, line in enumerate(source, start=1):
+        if line.strip():
+            batch.append((number, line))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+if __name__ == "__main__":
+    run()

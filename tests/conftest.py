@@ -1,0 +1,40 @@
+"""Fixtures shared by every test package.
+
+The labeled training data is not part of the repository. Tests that need it are marked
+``data``; they run whenever the data is at MIZAN_DATA_DIR (default ../shared/data/moderation).
+Without it they are skipped, unless MIZAN_REQUIRE_DATA=1 (which .ci/run sets): then they fail.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from service.settings import PROJECT_ROOT, default_data_dir
+
+MODELS_DIR = PROJECT_ROOT / "models"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    data_file = default_data_dir() / "train.jsonl"
+    if data_file.is_file() or os.environ.get("MIZAN_REQUIRE_DATA") == "1":
+        return
+    reason = f"training data not found at {data_file} (set MIZAN_DATA_DIR)"
+    for item in items:
+        if "data" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def data_file() -> Path:
+    path = default_data_dir() / "train.jsonl"
+    if not path.is_file():
+        pytest.fail(f"training data not found at {path}: set MIZAN_DATA_DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    return MODELS_DIR
