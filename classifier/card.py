@@ -17,7 +17,7 @@ from pathlib import Path
 
 from classifier.errors import ModelError
 from classifier.features import NgramSpec
-from classifier.metrics import Thresholds
+from classifier.metrics import Thresholds, thresholds_for_length
 from classifier.video import Windowing
 
 CARD_FILE = "card.json"
@@ -33,6 +33,9 @@ class ModelCard:
     version: str
     labels: tuple[str, ...]
     thresholds: Mapping[str, Thresholds]
+    # label -> number of scored texts k -> thresholds for a video of k texts (see
+    # classifier.evaluate.length_thresholds); empty for cards that predate it
+    length_thresholds: Mapping[str, Mapping[str, Thresholds]]
     ngrams: NgramSpec
     windowing: Windowing
     normalisation_version: str
@@ -44,6 +47,12 @@ class ModelCard:
     parity: JSONObject = field(default_factory=dict)
     false_alarms_by_windows: JSONObject = field(default_factory=dict)
     libraries: Mapping[str, str] = field(default_factory=dict)
+
+    def thresholds_for(self, label: str, texts: int) -> Thresholds:
+        """Thresholds for a video whose score is the maximum over ``texts`` scored texts."""
+        return thresholds_for_length(
+            self.length_thresholds.get(label, {}), self.thresholds[label], texts
+        )
 
     def to_json(self) -> str:
         body = asdict(self)
@@ -61,6 +70,13 @@ class ModelCard:
                 thresholds={
                     label: Thresholds(remove=t["remove"], review=t["review"])
                     for label, t in body["thresholds"].items()
+                },
+                length_thresholds={
+                    label: {
+                        k: Thresholds(remove=t["remove"], review=t["review"])
+                        for k, t in table.items()
+                    }
+                    for label, table in body.get("length_thresholds", {}).items()
                 },
                 ngrams=NgramSpec(**body["ngrams"]),
                 windowing=Windowing(**body["windowing"]),

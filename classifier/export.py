@@ -10,7 +10,7 @@ whose converter emits a sparse graph over the keys made by ``classifier.features
     w  = tf * idf[index]
     w /= ||w|| per (text, block)    (ScatterElements-add of w^2, then Gather back)
     logits[text] += w * coef[index] (ScatterElements-add over the K rows), + intercept
-    probabilities = sigmoid(logits)
+    probabilities = sigmoid(logits), times the parent's for a nested label
 
 Cost is linear in the number of n-grams present, with no dense intermediate.
 
@@ -56,12 +56,14 @@ class SparseNgramLinear(BaseEstimator):  # type: ignore[misc]
         coef: npt.NDArray[np.float64],
         intercept: npt.NDArray[np.float64],
         spec: NgramSpec,
+        parents: Sequence[int] = (),
     ) -> None:
         self.word = word
         self.char = char
         self.coef = coef
         self.intercept = intercept
         self.spec = spec
+        self.parents = parents  # per label: the parent label's column, or -1
 
 
 def export_onnx(model: SparseNgramLinear, name: str) -> bytes:
@@ -131,7 +133,7 @@ def _convert(scope: Any, operator: Any, container: Any) -> None:
     idf_t = const("idf", TensorProto.FLOAT, [features + 1], idf.tolist())
     coef_t = const("coef", TensorProto.FLOAT, [features + 1, labels], coef.ravel().tolist())
     bias_t = const("intercept", TensorProto.FLOAT, [labels], model.intercept.tolist())
-    one_t = const("one", TensorProto.FLOAT, [], [1.0])
+    one_t = const("one_scalar", TensorProto.FLOAT, [], [1.0])
     blocks_t = const("blocks", TensorProto.INT64, [1], [BLOCKS])
     labels_t = const("labels", TensorProto.INT64, [1], [labels])
     axis1_t = const("axis1", TensorProto.INT64, [1], [1])
@@ -190,11 +192,23 @@ def _convert(scope: Any, operator: Any, container: Any) -> None:
         axis=0,
         reduction="add",
     )
+    probabilities = node("Sigmoid", [node("Add", [logits, bias_t], "logits")], "own_probability")
+    if not any(p >= 0 for p in model.parents):
+        container.add_node(
+            "Identity", [probabilities], out, name=scope.get_unique_operator_name("Id")
+        )
+        return
+    # A nested label's probability is P(parent) * P(child | parent); column `labels` is all
+    # ones, so a top-level label is multiplied by 1.
+    ones_shape = node("Concat", [n_texts_in, const("one_col", TensorProto.INT64, [1], [1])],
+                      "ones_shape", axis=0)  # fmt: skip
+    ones = node("Expand", [const("one", TensorProto.FLOAT, [1, 1], [1.0]), ones_shape], "ones")
+    with_ones = node("Concat", [probabilities, ones], "with_ones", axis=1)
+    parents = [p if p >= 0 else labels for p in model.parents]
+    parent_t = const("parents", TensorProto.INT64, [labels], parents)
+    parent_probability = node("Gather", [with_ones, parent_t], "parent_probability", axis=1)
     container.add_node(
-        "Sigmoid",
-        [node("Add", [logits, bias_t], "logits")],
-        out,
-        name=scope.get_unique_operator_name("Sigmoid"),
+        "Mul", [probabilities, parent_probability], out, name=scope.get_unique_operator_name("Mul")
     )
 
 

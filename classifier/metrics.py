@@ -13,6 +13,7 @@ Calibration, per label, on held-out scores:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,3 +94,12 @@ def calibrate(
     recalled = np.flatnonzero(curve.recall >= target_recall)
     review = float(curve.thresholds[recalled[0]]) if len(recalled) else None
     return Thresholds(remove=remove, review=review)
+
+
+def thresholds_for_length(
+    table: Mapping[str, Thresholds], fallback: Thresholds, texts: int
+) -> Thresholds:
+    """The row of a label's length table for a video of ``texts`` scored texts (the largest
+    k <= texts; beyond the table, its last row)."""
+    usable = [int(k) for k in table if int(k) <= max(texts, 1)]
+    return table[str(max(usable))] if usable else fallback

@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from classifier.card import ACTIVE_FILE, CARD_FILE, ONNX_FILE, ModelCard, set_active_version
 from classifier.dataset import Example, file_sha256, label_matrix, load_examples, split_examples
-from classifier.evaluate import evaluate_scores, false_alarms_by_windows
+from classifier.evaluate import evaluate_scores, false_alarms_by_windows, length_thresholds
 from classifier.export import SparseNgramLinear, export_onnx
 from classifier.features import TOKEN_PATTERN, NgramSpec
 from classifier.metrics import Thresholds, calibrate
@@ -62,32 +62,55 @@ class TrainingConfig:
     word_max_features: int = 150_000
     char_max_features: int = 250_000
     inverse_regularisation: float = 8.0
+    # A label whose positives all carry another label (hate_speech: every row is harassment too,
+    # DATASHEET) learns P(child | parent) on the parent's positives, served as
+    # P(parent) * P(child | parent). Measured on the validation split: hate_speech AP 0.588 flat,
+    # 0.601 nested.
+    nest_labels: bool = True
+    nested_inverse_regularisation: float = 4.0
     target_precision: float = 0.95
     target_recall: float = 0.90
 
 
 class PerLabelLogistic(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
-    """One balanced logistic regression per label, fitted in turn with a progress bar.
+    """One logistic regression per label, fitted in turn with a progress bar.
 
-    OneVsRestClassifier does the same without a progress bar, and its n_jobs fails on
-    FeatureUnion output (read-only buffers); one label at a time is fast enough here.
+    A top-level label is fitted on every row with balanced class weights. A nested label
+    (``nested[child] = parent``, column indices) is fitted on the parent's positive rows only,
+    without class weights, and its probability is multiplied by the parent's.
+
+    OneVsRestClassifier cannot nest, has no progress bar, and its n_jobs fails on FeatureUnion
+    output (read-only buffers); one label at a time is fast enough here.
     """
 
-    def __init__(self, inverse_regularisation: float = 1.0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        inverse_regularisation: float = 1.0,
+        seed: int = 0,
+        nested: dict[int, int] | None = None,
+        nested_inverse_regularisation: float = 1.0,
+    ) -> None:
         self.inverse_regularisation = inverse_regularisation
         self.seed = seed
+        self.nested = nested
+        self.nested_inverse_regularisation = nested_inverse_regularisation
 
     def fit(self, features: sparse.csr_matrix, targets: npt.NDArray[np.uint8]) -> PerLabelLogistic:
+        nested = self.nested or {}
         coefs, intercepts = [], []
         for column in tqdm(range(targets.shape[1]), desc="fit labels", unit="label"):
+            rows = slice(None)
+            options: dict[str, object] = {
+                "C": self.inverse_regularisation,
+                "class_weight": "balanced",
+            }
+            if column in nested:
+                rows = targets[:, nested[column]] == 1
+                options = {"C": self.nested_inverse_regularisation, "class_weight": None}
             model = LogisticRegression(
-                C=self.inverse_regularisation,
-                class_weight="balanced",
-                solver="liblinear",
-                max_iter=1000,
-                random_state=self.seed,
+                solver="liblinear", max_iter=1000, random_state=self.seed, **options
             )
-            model.fit(features, targets[:, column])
+            model.fit(features[rows], targets[rows, column])
             coefs.append(model.coef_[0])
             intercepts.append(model.intercept_[0])
         self.coef_ = np.vstack(coefs)
@@ -99,7 +122,29 @@ class PerLabelLogistic(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return logits
 
     def predict_proba(self, features: sparse.csr_matrix) -> npt.NDArray[np.float64]:
-        return 1.0 / (1.0 + np.exp(-self.decision_function(features)))
+        probabilities = 1.0 / (1.0 + np.exp(-self.decision_function(features)))
+        for child, parent in (self.nested or {}).items():
+            probabilities[:, child] *= probabilities[:, parent]
+        return probabilities
+
+
+def nested_labels(targets: npt.NDArray[np.uint8]) -> dict[int, int]:
+    """child -> parent where every positive of the child is a positive of the parent."""
+    nested: dict[int, int] = {}
+    counts = targets.sum(axis=0)
+    for child in range(targets.shape[1]):
+        positives = targets[:, child] == 1
+        parents = [
+            parent
+            for parent in range(targets.shape[1])
+            if parent != child
+            and counts[parent] > counts[child] > 0
+            and bool(np.all(targets[positives, parent] == 1))
+        ]
+        if parents:  # the smallest superset is the closest parent
+            nested[child] = min(parents, key=lambda p: int(counts[p]))
+    # only one level: a parent that is itself nested would need a chain of products
+    return {c: p for c, p in nested.items() if p not in nested}
 
 
 def normalise_texts(texts: Sequence[str]) -> list[str]:
@@ -170,9 +215,10 @@ def train(data_path: Path, config: TrainingConfig, version: str) -> TrainedModel
     with tqdm(total=1, desc="vectorise", unit="pass") as bar:
         train_matrix = features.fit_transform(train_texts)
         bar.update()
-    classifier = PerLabelLogistic(config.inverse_regularisation, config.seed).fit(
-        train_matrix, train_targets
-    )
+    nested = nested_labels(train_targets) if config.nest_labels else {}
+    classifier = PerLabelLogistic(
+        config.inverse_regularisation, config.seed, nested, config.nested_inverse_regularisation
+    ).fit(train_matrix, train_targets)
     pipeline = Pipeline(
         [
             ("normalise", FunctionTransformer(normalise_texts)),
@@ -182,8 +228,9 @@ def train(data_path: Path, config: TrainingConfig, version: str) -> TrainedModel
     )
 
     word, char = (features.transformer_list[i][1] for i in (0, 1))
+    parents = [nested.get(i, -1) for i in range(len(labels))]
     exportable = SparseNgramLinear(
-        word, char, classifier.coef_, classifier.intercept_, config.ngrams
+        word, char, classifier.coef_, classifier.intercept_, config.ngrams, parents
     )
     onnx_model = export_onnx(exportable, f"{MODEL_NAME}-{version}")
     onnx_sha256 = hashlib.sha256(onnx_model).hexdigest()
@@ -193,6 +240,7 @@ def train(data_path: Path, config: TrainingConfig, version: str) -> TrainedModel
         version=version,
         labels=labels,
         thresholds={},
+        length_thresholds={},
         ngrams=config.ngrams,
         windowing=config.windowing,
         normalisation_version=NORMALISATION_VERSION,
@@ -216,13 +264,20 @@ def train(data_path: Path, config: TrainingConfig, version: str) -> TrainedModel
     languages = [e.lang for e in split.validation]
     metrics = evaluate_scores(validation_targets, onnx_scores, languages, labels, thresholds)
     benign = onnx_scores[validation_targets.sum(axis=1) == 0]
-    false_alarms = false_alarms_by_windows(benign, labels, thresholds, config.seed)
+    by_length = length_thresholds(benign, labels, thresholds)
+    positives = {
+        label: onnx_scores[validation_targets[:, i] == 1, i] for i, label in enumerate(labels)
+    }
+    false_alarms = false_alarms_by_windows(
+        benign, positives, labels, thresholds, by_length, config.seed
+    )
     baseline = _baseline_metrics(split.train, split.validation, labels, config)
     elapsed = time.perf_counter() - started
 
     card = replace(
         draft,
         thresholds=thresholds,
+        length_thresholds=by_length,
         training={
             "data_file": data_path.name,
             "data_sha256": file_sha256(data_path),
@@ -239,8 +294,14 @@ def train(data_path: Path, config: TrainingConfig, version: str) -> TrainedModel
                          "min_df": config.char_min_df, "vocabulary": len(char.vocabulary_)},
                 "sublinear_tf": config.ngrams.sublinear_tf,
             },
-            "classifier": {"kind": "logistic regression per label", "solver": "liblinear",
-                           "C": config.inverse_regularisation, "class_weight": "balanced"},
+            "classifier": {
+                "kind": "logistic regression per label", "solver": "liblinear",
+                "C": config.inverse_regularisation, "class_weight": "balanced",
+                "nested": {labels[c]: labels[p] for c, p in nested.items()},
+                "nested_C": config.nested_inverse_regularisation,
+                "nested_note": "P(child) = P(parent) * P(child | parent), the latter fitted "
+                               "on the parent's positives without class weights",
+            },
             "calibration": {
                 "on": "onnx scores of the validation split",
                 "remove": f"lowest threshold with precision >= {config.target_precision}",

@@ -63,10 +63,17 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, default=Path("models"), help="models folder")
     train.add_argument("--version", required=True, help="version name, e.g. 1.0.0")
     train.add_argument("--seed", type=int, help="split and solver seed (default: 20231)")
-    train.add_argument("--validation-share", type=float,
-                       help="share of the file held out for calibration (default: 0.15)")
-    train.add_argument("--min-df", type=int, default=None,
-                       help="minimum document frequency of an n-gram (default: 2 words, 3 chars)")
+    train.add_argument(
+        "--validation-share",
+        type=float,
+        help="share of the file held out for calibration (default: 0.15)",
+    )
+    train.add_argument(
+        "--min-df",
+        type=int,
+        default=None,
+        help="minimum document frequency of an n-gram (default: 2 words, 3 chars)",
+    )
     train.add_argument(
         "--activate",
         action="store_true",

@@ -93,7 +93,9 @@ def test_score_reports_a_bad_line(trained: Path, tmp_path: Path) -> None:
     assert main(["-q", "score", "--model", str(trained), str(source)]) == 1
 
 
-def test_missing_model_is_a_clean_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_model_is_a_clean_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text('{"text": "x"}\n')
     assert main(["-q", "score", "--model", str(tmp_path / "nope"), str(source)]) == 1

@@ -53,3 +53,34 @@ def test_a_label_that_cannot_reach_the_precision_has_no_remove_threshold() -> No
     thresholds = calibrate(truth, scores)
     assert thresholds.remove is None
     assert thresholds.review is not None
+
+
+def test_length_thresholds_keep_the_benign_flag_rate() -> None:
+    from classifier.evaluate import length_thresholds
+    from classifier.metrics import Thresholds, thresholds_for_length
+
+    rng = np.random.default_rng(0)
+    benign = rng.random((100_000, 1))
+    fixed = {"spam": Thresholds(remove=0.99, review=0.9)}  # single-text rates 1% and 10%
+    table = length_thresholds(benign, ["spam"], fixed, window_counts=(1, 10))["spam"]
+    assert table["1"] == fixed["spam"]
+    # for 10 texts: per-text rate 1 - 0.99**(1/10), i.e. the 0.999 quantile of a uniform
+    assert table["10"].remove == pytest.approx(1 - (1 - (1 - 0.01) ** 0.1), abs=2e-3)
+    ten = benign[rng.integers(0, len(benign), size=(20_000, 10)), 0].max(axis=1)
+    assert np.mean(ten >= table["10"].remove) == pytest.approx(0.01, abs=0.003)
+    assert np.mean(ten >= table["10"].review) == pytest.approx(0.10, abs=0.01)
+    assert np.mean(ten >= fixed["spam"].review) > 0.6  # what a fixed threshold would do
+    # lookup: the largest k not above the video's text count
+    assert thresholds_for_length(table, fixed["spam"], 3) == table["1"]
+    assert thresholds_for_length(table, fixed["spam"], 50) == table["10"]
+    assert thresholds_for_length({}, fixed["spam"], 50) == fixed["spam"]
+
+
+def test_length_thresholds_never_lower_and_keep_none() -> None:
+    from classifier.evaluate import length_thresholds
+    from classifier.metrics import Thresholds
+
+    benign = np.zeros((100, 1))  # no benign text reaches any threshold
+    fixed = {"x": Thresholds(remove=None, review=0.5)}
+    table = length_thresholds(benign, ["x"], fixed, window_counts=(1, 8))["x"]
+    assert table["8"] == Thresholds(remove=None, review=0.5)
