@@ -72,6 +72,12 @@ def export_onnx(model: SparseNgramLinear, name: str) -> bytes:
     )
     onx = to_onnx(model, initial_types=list(INPUTS), target_opset=OPSET)
     onx.graph.name = name
+    # skl2onnx collects the opsets in a set, whose order follows string hashing and so
+    # changes from process to process; sorted, the same model always gives the same bytes.
+    opsets = sorted((o.domain, o.version) for o in onx.opset_import)
+    del onx.opset_import[:]
+    for domain, version in opsets:
+        onx.opset_import.append(helper.make_opsetid(domain, version))
     return bytes(onx.SerializeToString())
 
 
@@ -170,14 +176,9 @@ def _convert(scope: Any, operator: Any, container: Any) -> None:
         [node("Gather", [coef_t, index], "coef_k"), node("Unsqueeze", [unit, axis1_t], "col")],
         "contribution",
     )
-    text_of_key = node("Div", [segments_in, blocks_t], "text_of_key")
-    scatter_index = node(
-        "Expand",
-        [
-            node("Unsqueeze", [text_of_key, axis1_t], "text_col"),
-            node("Shape", [contribution], "kl"),
-        ],
-        "scatter_index",
+    # ScatterND adds each key's row of contributions into its text's row of logits
+    text_of_key = node(
+        "Unsqueeze", [node("Div", [segments_in, blocks_t], "text_of_key"), axis1_t], "text_index"
     )
     zeros_out = node(
         "ConstantOfShape",
@@ -186,11 +187,7 @@ def _convert(scope: Any, operator: Any, container: Any) -> None:
         value=_zero(),
     )
     logits = node(
-        "ScatterElements",
-        [zeros_out, scatter_index, contribution],
-        "logits_raw",
-        axis=0,
-        reduction="add",
+        "ScatterND", [zeros_out, text_of_key, contribution], "logits_raw", reduction="add"
     )
     probabilities = node("Sigmoid", [node("Add", [logits, bias_t], "logits")], "own_probability")
     if not any(p >= 0 for p in model.parents):

@@ -186,24 +186,63 @@ def text_keys(text: str, spec: NgramSpec) -> tuple[U64, U64]:
 
 
 def encode(texts: Sequence[str], spec: NgramSpec) -> EncodedBatch:
-    """Keys and counts of every (text, block) segment of normalised texts, for one ONNX run."""
-    keys: list[U64] = []
-    counts: list[npt.NDArray[np.int64]] = []
-    segments: list[I64] = []
-    for index, text in enumerate(texts):
-        for block, block_keys in enumerate(text_keys(text, spec)):
-            unique, count = np.unique(block_keys, return_counts=True)
-            keys.append(unique)
-            counts.append(count)
-            segments.append(np.full(len(unique), index * BLOCKS + block, dtype=np.int64))
-    if not keys:
+    """Keys and counts of every (text, block) segment of normalised texts, for one ONNX run.
+
+    All texts are hashed in one pass over their concatenation (joined by a space, which no
+    word or n-gram may cross), so the numpy call count does not grow with the batch.
+    """
+    if not texts:
         empty = np.zeros(0, dtype=np.int64)
         return EncodedBatch(empty, np.zeros(0, dtype=np.float32), empty, 0)
+    points = _code_points(" ".join(texts))
+    lengths = np.fromiter((len(text) for text in texts), dtype=np.int64, count=len(texts))
+    # text index and end offset of every position (a text's trailing separator counts as its)
+    text_of = np.repeat(np.arange(len(texts), dtype=np.int64), lengths + 1)[: len(points)]
+    ends = (np.cumsum(lengths + 1) - 1)[text_of]
+    hasher = _PrefixHash(points)
+
+    word_starts, word_ends = _word_spans(points)
+    word_text = text_of[word_starts]
+    token_hashes = hasher.span(word_starts, word_ends)
+    keys: list[U64] = []
+    segments: list[I64] = []
+    if spec.word_min_n <= 1:
+        keys.append(_fmix(token_hashes + _WORD_TAG))
+        segments.append(word_text * BLOCKS + WORD_BLOCK)
+    if spec.word_max_n >= 2 and len(token_hashes) >= 2:
+        same_text = word_text[:-1] == word_text[1:]
+        pair = token_hashes[:-1][same_text] * _BIGRAM_MULT + token_hashes[1:][same_text]
+        keys.append(_fmix(pair + _BIGRAM_TAG))
+        segments.append(word_text[:-1][same_text] * BLOCKS + WORD_BLOCK)
+    for n in range(spec.char_min_n, spec.char_max_n + 1):
+        starts = np.arange(0, max(len(points) - n + 1, 0), dtype=np.int64)
+        starts = starts[starts + n <= ends[starts]]
+        keys.append(_fmix(hasher.span(starts, starts + n) + _char_tag(n)))
+        segments.append(text_of[starts] * BLOCKS + CHAR_BLOCK)
+    return _count_per_segment(np.concatenate(keys), np.concatenate(segments), len(texts))
+
+
+def _count_per_segment(keys: U64, segments: I64, n_texts: int) -> EncodedBatch:
+    """Unique keys of each segment with their counts (one small np.unique per segment)."""
+    if len(keys) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return EncodedBatch(empty, np.zeros(0, dtype=np.float32), empty, n_texts)
+    order = np.argsort(segments, kind="stable")  # radix-like for small ints
+    keys, segments = keys[order], segments[order]
+    bounds = np.flatnonzero(np.diff(segments)) + 1
+    out_keys: list[U64] = []
+    out_counts: list[npt.NDArray[np.int64]] = []
+    out_segments: list[I64] = []
+    for begin, end in zip(np.r_[0, bounds], np.r_[bounds, len(keys)], strict=True):
+        unique, count = np.unique(keys[begin:end], return_counts=True)
+        out_keys.append(unique)
+        out_counts.append(count)
+        out_segments.append(np.full(len(unique), segments[begin], dtype=np.int64))
     return EncodedBatch(
-        keys=np.concatenate(keys).view(np.int64),
-        counts=np.concatenate(counts).astype(np.float32),
-        segments=np.concatenate(segments),
-        n_texts=len(texts),
+        keys=np.concatenate(out_keys).view(np.int64),
+        counts=np.concatenate(out_counts).astype(np.float32),
+        segments=np.concatenate(out_segments),
+        n_texts=n_texts,
     )
 
 

@@ -51,7 +51,6 @@ _JOINER_OUTSIDE_ARABIC = re.compile(
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 # A handle starts after a non-word character (so e-mail addresses stay whole).
 _HANDLE = re.compile(r"(?<![\w.@])@\w+")
-_WHITESPACE = re.compile(r"\s+")
 _HASHTAG = re.compile(r"#(\w+)")
 _CAMEL_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\W\d_a-zA-Z]+")
 
@@ -65,35 +64,43 @@ _CONFUSABLES = str.maketrans(
         "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ϲ": "c", "ѵ": "v",
     }
 )  # fmt: skip
-_CYRILLIC_GREEK = re.compile("[\u0370-\u03ff\u0400-\u052f\u0261]")
+_CYRILLIC_GREEK = "\u0370-\u03ff\u0400-\u052f\u0261"
 _LATIN = re.compile("[a-z\u00e0-\u024f]")
-# A "word" for the evasion folds: letters, digits and the symbols used as letters ('@' is
-# not one of them: it would break e-mail addresses).
-_WORDLIKE = re.compile(r"[\w$!|]+")
+# A word holding a Cyrillic or Greek letter; folded only if it holds a Latin letter too.
+_WORD_WITH_CONFUSABLE = re.compile(f"\\w*[{_CYRILLIC_GREEK}]\\w*")
+_ANY_CONFUSABLE = re.compile(f"[{_CYRILLIC_GREEK}]")
 
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
      "$": "s", "!": "i", "|": "l"}
 )  # fmt: skip
 # A run of look-alike digits/symbols with a Latin letter on both sides: b1tch, id10t, sh!t.
+# The run holds no space, so it always lies inside one word.
 _LEET_RUN = re.compile(r"(?<=[a-z])[01345789$!|]+(?=[a-z])")
-_REPEATED_LETTER = re.compile(r"([^\W\d_])\1{2,}")
-_REPEATED_OTHER = re.compile(r"(.)\1{3,}")
+_REPEATED = re.compile(r"(.)\1\1+")
 
 
 def normalise(text: str) -> str:
     """Map raw text to the form the model was trained on (see the module docstring)."""
+    # Each step is one C-level regex pass; the cheap `in` checks skip passes that cannot
+    # match (most texts have no joiner, URL, handle or look-alike letter), and callbacks run
+    # only on the rare matches: a Python call per word would triple the cost.
     text = unicodedata.normalize("NFKC", text)
-    text = _HASHTAG.sub(lambda tag: "#" + split_hashtag(tag.group(1)), text)
+    if "#" in text:
+        text = _HASHTAG.sub(lambda tag: "#" + split_hashtag(tag.group(1)), text)
     text = _INVISIBLE.sub("", text)
-    text = _JOINER_OUTSIDE_ARABIC.sub("", text)
+    if "\u200c" in text or "\u200d" in text:
+        text = _JOINER_OUTSIDE_ARABIC.sub("", text)
     text = text.casefold()
-    text = _URL.sub(URL_MASK, text)
-    text = _HANDLE.sub(HANDLE_MASK, text)
-    text = _WORDLIKE.sub(_fold_word, text)
-    text = _REPEATED_LETTER.sub(r"\1", text)
-    text = _REPEATED_OTHER.sub(r"\1\1\1", text)
-    return _WHITESPACE.sub(" ", text).strip()
+    if "http" in text or "www." in text:
+        text = _URL.sub(URL_MASK, text)
+    if "@" in text:
+        text = _HANDLE.sub(HANDLE_MASK, text)
+    if _ANY_CONFUSABLE.search(text):
+        text = _WORD_WITH_CONFUSABLE.sub(_fold_confusables, text)
+    text = _LEET_RUN.sub(_fold_leet, text)
+    text = _REPEATED.sub(_fold_repeat, text)
+    return " ".join(text.split())  # str.split() and re's \s agree on what is whitespace
 
 
 def split_hashtag(tag: str) -> str:
@@ -102,10 +109,17 @@ def split_hashtag(tag: str) -> str:
     return " ".join(part for word in body.split() for part in _CAMEL_PART.findall(word) or [word])
 
 
-def _fold_word(match: re.Match[str]) -> str:
+def _fold_confusables(match: re.Match[str]) -> str:
     word = match.group(0)
-    if not _LATIN.search(word):
-        return word  # pure Urdu, digits or another script: nothing to fold
-    if _CYRILLIC_GREEK.search(word):
-        word = word.translate(_CONFUSABLES)
-    return _LEET_RUN.sub(lambda run: run.group(0).translate(_LEET), word)
+    return word.translate(_CONFUSABLES) if _LATIN.search(word) else word
+
+
+def _fold_repeat(match: re.Match[str]) -> str:
+    run = match.group(0)
+    if run[0].isalpha():
+        return run[0]  # stuuupid -> stupid
+    return run[:3]  # !!!!!! -> !!!, 😂😂😂😂 -> 😂😂😂
+
+
+def _fold_leet(run: re.Match[str]) -> str:
+    return run.group(0).translate(_LEET)

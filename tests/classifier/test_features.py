@@ -83,3 +83,23 @@ def test_encode_of_nothing() -> None:
     batch = encode([], SPEC)
     assert batch.n_texts == 0
     assert len(batch.keys) == 0
+
+
+@given(st.lists(st.text(max_size=40), max_size=6))
+def test_batch_encoding_equals_text_by_text(raws: list[str]) -> None:
+    texts = [normalise(raw) for raw in raws]
+    batch = encode(texts, SPEC)
+    got: Counter[tuple[int, int]] = Counter()
+    for key, count, segment in zip(
+        batch.keys.tolist(), batch.counts.tolist(), batch.segments.tolist(), strict=True
+    ):
+        got[(segment, key)] += int(count)
+    expected: Counter[tuple[int, int]] = Counter()
+    for index, text in enumerate(texts):
+        for block, keys in enumerate(text_keys(text, SPEC)):
+            for key in keys.view(np.int64).tolist():
+                expected[(index * 2 + block, key)] += 1
+    assert got == expected
+    assert len(set(zip(batch.segments.tolist(), batch.keys.tolist(), strict=True))) == len(
+        batch.keys
+    )
