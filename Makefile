@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/python -m service.demo
+	$(BIN)/mizan demo
 
 lint: install
 	$(BIN)/ruff format --check .

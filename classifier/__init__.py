@@ -7,6 +7,7 @@ and skl2onnx are imported by classifier.train and classifier.export alone.
 from classifier.card import ModelCard, active_version, set_active_version
 from classifier.errors import ClassifierError, InvalidContentError, ModelError, ModelIntegrityError
 from classifier.features import NgramSpec
+from classifier.language import detect_language
 from classifier.metrics import Thresholds
 from classifier.normalise import normalise
 from classifier.scorer import Evidence, OnnxScorer, VideoScores
@@ -28,6 +29,7 @@ __all__ = [
     "VideoScores",
     "Windowing",
     "active_version",
+    "detect_language",
     "normalise",
     "set_active_version",
     "video_from_json",

@@ -197,8 +197,9 @@ def _convert(scope: Any, operator: Any, container: Any) -> None:
         return
     # A nested label's probability is P(parent) * P(child | parent); column `labels` is all
     # ones, so a top-level label is multiplied by 1.
-    ones_shape = node("Concat", [n_texts_in, const("one_col", TensorProto.INT64, [1], [1])],
-                      "ones_shape", axis=0)  # fmt: skip
+    ones_shape = node(
+        "Concat", [n_texts_in, const("one_col", TensorProto.INT64, [1], [1])], "ones_shape", axis=0
+    )
     ones = node("Expand", [const("one", TensorProto.FLOAT, [1, 1], [1.0]), ones_shape], "ones")
     with_ones = node("Concat", [probabilities, ones], "with_ones", axis=1)
     parents = [p if p >= 0 else labels for p in model.parents]

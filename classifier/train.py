@@ -288,19 +288,27 @@ def train(data_path: Path, config: TrainingConfig, version: str) -> TrainedModel
             "split": "stratified by (source, labels)",
             "seed": config.seed,
             "features": {
-                "word": {"ngrams": [config.ngrams.word_min_n, config.ngrams.word_max_n],
-                         "min_df": config.word_min_df, "vocabulary": len(word.vocabulary_)},
-                "char": {"ngrams": [config.ngrams.char_min_n, config.ngrams.char_max_n],
-                         "min_df": config.char_min_df, "vocabulary": len(char.vocabulary_)},
+                "word": {
+                    "ngrams": [config.ngrams.word_min_n, config.ngrams.word_max_n],
+                    "min_df": config.word_min_df,
+                    "vocabulary": len(word.vocabulary_),
+                },
+                "char": {
+                    "ngrams": [config.ngrams.char_min_n, config.ngrams.char_max_n],
+                    "min_df": config.char_min_df,
+                    "vocabulary": len(char.vocabulary_),
+                },
                 "sublinear_tf": config.ngrams.sublinear_tf,
             },
             "classifier": {
-                "kind": "logistic regression per label", "solver": "liblinear",
-                "C": config.inverse_regularisation, "class_weight": "balanced",
+                "kind": "logistic regression per label",
+                "solver": "liblinear",
+                "C": config.inverse_regularisation,
+                "class_weight": "balanced",
                 "nested": {labels[c]: labels[p] for c, p in nested.items()},
                 "nested_C": config.nested_inverse_regularisation,
                 "nested_note": "P(child) = P(parent) * P(child | parent), the latter fitted "
-                               "on the parent's positives without class weights",
+                "on the parent's positives without class weights",
             },
             "calibration": {
                 "on": "onnx scores of the validation split",
@@ -312,11 +320,14 @@ def train(data_path: Path, config: TrainingConfig, version: str) -> TrainedModel
         },
         metrics=metrics,
         baseline_metrics=baseline,
-        parity={"max_abs_difference": parity_gap, "texts": len(validation_texts),
-                "compared": "onnxruntime vs scikit-learn predict_proba, validation split"},
+        parity={
+            "max_abs_difference": parity_gap,
+            "texts": len(validation_texts),
+            "compared": "onnxruntime vs scikit-learn predict_proba, validation split",
+        },
         false_alarms_by_windows=false_alarms,
         libraries=_library_versions(),
-    )  # fmt: skip
+    )
     return TrainedModel(pipeline=pipeline, card=card, onnx_model=onnx_model)
 
 
@@ -349,10 +360,14 @@ def _baseline_metrics(
     scores = baseline.predict_proba([e.text for e in validation_rows])
     truth = label_matrix(validation_rows, labels)
     thresholds: dict[str, Thresholds] = {
-        label: calibrate(truth[:, i], scores[:, i], target_precision=config.target_precision,
-                         target_recall=config.target_recall)
+        label: calibrate(
+            truth[:, i],
+            scores[:, i],
+            target_precision=config.target_precision,
+            target_recall=config.target_recall,
+        )
         for i, label in enumerate(labels)
-    }  # fmt: skip
+    }
     result = evaluate_scores(truth, scores, [e.lang for e in validation_rows], labels, thresholds)
     result["model"] = "TfidfVectorizer() + OneVsRest(LogisticRegression()), raw text"
     return result

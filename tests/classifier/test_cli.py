@@ -17,9 +17,22 @@ from tests.classifier.conftest import TINY_CONFIG
 def trained(tmp_path_factory: pytest.TempPathFactory, tiny_data: Path) -> Path:
     models = tmp_path_factory.mktemp("cli-models")
     # the tiny set needs min_df=1; the CLI trains with the reference config otherwise
-    code = main(["-q", "train", "--data", str(tiny_data), "--out", str(models),
-                 "--version", "9.9.9", "--min-df", "1", "--validation-share",
-                 str(TINY_CONFIG.validation_share)])  # fmt: skip
+    code = main(
+        [
+            "-q",
+            "train",
+            "--data",
+            str(tiny_data),
+            "--out",
+            str(models),
+            "--version",
+            "9.9.9",
+            "--min-df",
+            "1",
+            "--validation-share",
+            str(TINY_CONFIG.validation_share),
+        ]
+    )
     assert code == 0
     return models / "9.9.9"
 
@@ -43,8 +56,19 @@ def test_evaluate_prints_json_metrics(
 def test_evaluate_validation_split_reproduces_the_card(
     trained: Path, tiny_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["-q", "evaluate", "--model", str(trained), "--data", str(tiny_data),
-                 "--split", "validation", "--json"])  # fmt: skip
+    code = main(
+        [
+            "-q",
+            "evaluate",
+            "--model",
+            str(trained),
+            "--data",
+            str(tiny_data),
+            "--split",
+            "validation",
+            "--json",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     card = json.loads((trained / "card.json").read_text())
@@ -62,18 +86,24 @@ def test_evaluate_table(trained: Path, tiny_data: Path, capsys: pytest.CaptureFi
 def test_score_round_trip_keeps_order_and_shape(trained: Path, tmp_path: Path) -> None:
     lines = [
         {"id": "a", "text": "you are a stupid idiot"},
-        {"video_id": "v1", "title": "Free money", "hashtags": ["#FreeMoney"],
-         "transcript": [{"start_s": 0, "end_s": 4, "text": "click here to claim your prize"}]},
+        {
+            "video_id": "v1",
+            "title": "Free money",
+            "hashtags": ["#FreeMoney"],
+            "transcript": [{"start_s": 0, "end_s": 4, "text": "click here to claim your prize"}],
+        },
         {"text": "یہ بہت اچھا گانا ہے"},
         {"title": "", "transcript": "garlic water cures covid"},
-    ]  # fmt: skip
+    ]
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n")
     # through the installed console script, as other tools will call it
     result = subprocess.run(
         [sys.executable, "-m", "service.cli", "score", "--model", str(trained), str(source)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     outputs = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(outputs) == len(lines)
     assert outputs[0]["id"] == "a"

@@ -52,9 +52,16 @@ def test_card_contents(tiny_models_dir: Path, tiny_data: Path) -> None:
     for label in card.labels:
         for scope in (card.metrics, card.baseline_metrics):
             row = scope["overall"][label]  # type: ignore[index]
-            for key in ("roc_auc", "average_precision", "precision_at_remove", "recall_at_remove",
-                        "precision_at_review", "recall_at_review", "remove_threshold",
-                        "review_threshold"):  # fmt: skip
+            for key in (
+                "roc_auc",
+                "average_precision",
+                "precision_at_remove",
+                "recall_at_remove",
+                "precision_at_review",
+                "recall_at_review",
+                "remove_threshold",
+                "review_threshold",
+            ):
                 assert key in row
     assert set(card.metrics["by_language"]) <= {"en", "ur", "ur-Latn"}  # type: ignore[arg-type]
     training = card.training

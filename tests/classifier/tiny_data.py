@@ -71,8 +71,13 @@ def write_tiny_data(path: Path) -> Path:
         number = 0
         for labels, texts in ROWS.items():
             for text in texts:
-                row = {"id": f"tiny:{number}", "text": text, "labels": list(labels),
-                       "lang": language_of(text), "source": "tiny"}  # fmt: skip
+                row = {
+                    "id": f"tiny:{number}",
+                    "text": text,
+                    "labels": list(labels),
+                    "lang": language_of(text),
+                    "source": "tiny",
+                }
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
                 number += 1
     return path

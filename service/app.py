@@ -1,0 +1,99 @@
+"""The FastAPI application: ``create_app(settings)`` builds everything once, at start-up.
+
+    uvicorn --factory service.app:create_app      (or: mizan serve)
+
+The lifespan loads the active model (one ONNX session per process), opens the SQL engine
+(migrating the schema when auto_migrate is on) and the Redis client, and builds the use cases.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service import metrics, problems
+from service.database import create_engine, migrate
+from service.decision_log import DecisionLog
+from service.domain import Decision
+from service.keys import KeyStore
+from service.middleware import BodyLimit, RequestMetrics
+from service.models import load_active
+from service.moderation import Moderation, system_clock
+from service.policy import Policy
+from service.redis_conn import connect
+from service.routes import health, videos
+from service.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scorer = load_active(settings.models_dir, settings.scorer_threads)
+        policy = Policy.load(settings.policy_file)
+        policy.check_covers(scorer.card)
+        engine = create_engine(settings.effective_database_url())
+        if settings.auto_migrate:
+            migrate(engine)
+        redis = connect(settings.redis_url, settings.state_dir)
+        decision_log = DecisionLog(engine)
+
+        def count(decision: Decision) -> None:
+            metrics.count_decision(decision.action.value, decision.label)
+
+        app.state.settings = settings
+        app.state.scorer = scorer
+        app.state.policy = policy
+        app.state.engine = engine
+        app.state.redis = redis
+        app.state.keys = KeyStore(engine, settings.api_key_cache_s)
+        app.state.decision_log = decision_log
+        app.state.moderation = Moderation(
+            decision_log,
+            lambda: scorer,
+            policy,
+            clock=system_clock,
+            length_aware=settings.length_aware_thresholds,
+            on_decision=count,
+        )
+        metrics.set_model(scorer.version, policy.version)
+        log.info(
+            "service.started",
+            extra={
+                "model_version": scorer.version,
+                "policy_version": policy.version,
+                "database": engine.dialect.name,
+            },
+        )
+        try:
+            yield
+        finally:
+            redis.close()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Mizan moderation service",
+        version="0.1.0",
+        summary="Scores videos against the Community Guidelines, acts, and logs every decision.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(videos.router)
+    app.include_router(health.router)
+
+    def limit_for(path: str) -> int:
+        return (
+            settings.max_batch_body_bytes
+            if path.endswith("/score-batch")
+            else settings.max_body_bytes
+        )
+
+    app.add_middleware(BodyLimit, limit_for=limit_for)
+    app.add_middleware(RequestMetrics)
+    return app

@@ -1,0 +1,41 @@
+"""Endpoint roles: a FastAPI dependency per set of roles (DESIGN.md section 9)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.domain import Role
+from service.errors import AuthenticationError, PermissionDeniedError
+from service.keys import ApiKey, KeyStore
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("send the API key as 'Authorization: Bearer <key>'")
+    return token.strip()
+
+
+def require(*roles: Role) -> Callable[[Request], ApiKey]:
+    """A dependency that authenticates the caller and checks it has one of ``roles``."""
+    allowed = frozenset(roles)
+
+    def dependency(request: Request) -> ApiKey:
+        keys: KeyStore = request.app.state.keys
+        key = keys.authenticate(_bearer(request))
+        if not key.roles & allowed:
+            needed = " or ".join(sorted(role.value for role in allowed))
+            raise PermissionDeniedError(f"this needs the role {needed}")
+        request.state.api_key = key
+        return key
+
+    dependency.required_roles = allowed  # type: ignore[attr-defined]  # read by the role matrix
+    return dependency
+
+
+Uploader = Annotated[ApiKey, Depends(require(Role.UPLOADER))]
+VideoReader = Annotated[ApiKey, Depends(require(Role.UPLOADER, Role.MODERATOR, Role.ANALYST))]

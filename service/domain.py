@@ -1,0 +1,160 @@
+"""The moderation domain: frozen dataclasses and enums, no I/O.
+
+Routes convert request bodies into these, use cases work on them, the decision log maps rows
+into them. Pydantic stays at the edges (service/schemas.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from classifier import Video
+
+
+class Action(enum.StrEnum):
+    ALLOW = "allow"
+    REVIEW = "review"
+    REMOVE = "remove"
+
+
+class Status(enum.StrEnum):
+    LIVE = "live"
+    PENDING_REVIEW = "pending_review"
+    REMOVED = "removed"
+    APPEALED = "appealed"
+    RESTORED = "restored"
+
+
+class Visibility(enum.StrEnum):
+    PUBLIC = "public"
+    LIMITED = "limited"  # published, not recommended, until a moderator decides
+    REMOVED = "removed"
+
+
+class EventType(enum.StrEnum):
+    SCORED = "scored"
+    AUTO_REMOVED = "auto_removed"
+    QUEUED_FOR_REVIEW = "queued_for_review"
+    CLAIMED = "claimed"
+    LEASE_EXPIRED = "lease_expired"
+    HUMAN_REMOVED = "human_removed"
+    HUMAN_APPROVED = "human_approved"
+    USER_REPORTED = "user_reported"
+    APPEAL_SUBMITTED = "appeal_submitted"
+    APPEAL_UPHELD = "appeal_upheld"
+    RESTORED = "restored"
+    VIEWS_UPDATED = "views_updated"
+
+
+class Role(enum.StrEnum):
+    UPLOADER = "uploader"
+    MODERATOR = "moderator"
+    APPEALS_REVIEWER = "appeals_reviewer"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+# What each action does to a video's status and visibility (DESIGN.md section 2).
+OUTCOME: Mapping[Action, tuple[Status, Visibility]] = {
+    Action.ALLOW: (Status.LIVE, Visibility.PUBLIC),
+    Action.REVIEW: (Status.PENDING_REVIEW, Visibility.LIMITED),
+    Action.REMOVE: (Status.REMOVED, Visibility.REMOVED),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A video as the upload pipeline sends it."""
+
+    video_id: str
+    creator_id: str
+    region: str
+    language: str | None
+    uploaded_at: dt.datetime
+    content: Video
+    duration_s: float | None = None
+
+    def content_hash(self) -> str:
+        """sha256 of the texts; the same hash means the same content (idempotent scoring)."""
+        transcript: object = self.content.transcript
+        if not isinstance(self.content.transcript, str):
+            transcript = [[s.start_s, s.end_s, s.text] for s in self.content.transcript]
+        canonical = json.dumps(
+            [self.content.title, self.content.description, list(self.content.hashtags), transcript],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceItem:
+    label: str
+    field: str
+    start_s: float | None
+    end_s: float | None
+    text: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    decision_id: str
+    video_id: str
+    revision: int
+    action: Action
+    status: Status
+    visibility: Visibility
+    label: str | None
+    scores: Mapping[str, float]
+    evidence: Sequence[EvidenceItem]
+    thresholds: Mapping[str, Mapping[str, float | None]]
+    model_version: str
+    policy_version: str
+    decided_at: dt.datetime
+    content_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    event_id: str
+    sequence: int
+    video_id: str
+    type: EventType
+    region: str
+    language: str
+    label: str | None
+    actor: str
+    occurred_at: dt.datetime
+    revision: int | None = None
+    data: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoState:
+    video_id: str
+    creator_id: str
+    region: str
+    language: str
+    status: Status
+    visibility: Visibility
+    revision: int
+    content_hash: str
+    decision_id: str
+    action: Action
+    label: str | None
+    model_version: str
+    policy_version: str
+    uploaded_at: dt.datetime
+    first_scored_at: dt.datetime
+    updated_at: dt.datetime
+    views: int
+    reports: int
+    removed_at: dt.datetime | None = None
+    views_at_removal: int | None = None
+    first_reported_at: dt.datetime | None = None

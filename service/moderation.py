@@ -1,0 +1,162 @@
+"""The moderation use cases: score (and act), record views, record user reports.
+
+Independent of HTTP: routes call these, and so will the simulator and the CLI. Time comes from
+an injected clock so a simulated quarter can run in seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from classifier import OnnxScorer, VideoScores, detect_language
+from service.decision_log import DecisionLog, ScoringRecord
+from service.domain import Action, Decision, EvidenceItem, Upload, VideoState
+from service.policy import Policy, decide
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+
+def system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    decision: Decision
+    is_new: bool  # False: the same content was scored before; this is that first decision
+
+
+class Moderation:
+    def __init__(
+        self,
+        decision_log: DecisionLog,
+        scorer: Callable[[], OnnxScorer],
+        policy: Policy,
+        *,
+        clock: Clock = system_clock,
+        length_aware: bool = True,
+        on_decision: Callable[[Decision], None] | None = None,
+    ) -> None:
+        self._log = decision_log
+        self._scorer = scorer
+        self._policy = policy
+        self._clock = clock
+        self._length_aware = length_aware
+        self._on_decision = on_decision
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    def score(self, uploads: Sequence[Upload]) -> list[Scored]:
+        """Decide each upload (one batched model run); all are logged together or none."""
+        hashes = [upload.content_hash() for upload in uploads]
+        # Fast path: a retry of content already scored is answered from the log, unscored.
+        known = [
+            self._log.decision_for_content(u.video_id, h)
+            for u, h in zip(uploads, hashes, strict=True)
+        ]
+        todo = [i for i, decision in enumerate(known) if decision is None]
+        records: list[ScoringRecord] = []
+        if todo:
+            scorer = self._scorer()
+            results = scorer.score_videos([uploads[i].content for i in todo])
+            records = [
+                self._record(uploads[i], hashes[i], result, scorer)
+                for i, result in zip(todo, results, strict=True)
+            ]
+        written = self._log.record_scorings(records, self._clock()) if records else []
+        outcome: list[Scored] = []
+        fresh = iter(written)
+        for decision in known:
+            if decision is not None:
+                outcome.append(Scored(decision, is_new=False))
+                continue
+            logged, is_new = next(fresh)
+            outcome.append(Scored(logged, is_new))
+            if is_new:
+                log.info(
+                    "video.scored",
+                    extra={
+                        "video_id": logged.video_id,
+                        "action": logged.action.value,
+                        "label": logged.label,
+                        "model_version": logged.model_version,
+                    },
+                )
+                if self._on_decision:
+                    self._on_decision(logged)
+        return outcome
+
+    def _record(
+        self, upload: Upload, content_hash: str, result: VideoScores, scorer: OnnxScorer
+    ) -> ScoringRecord:
+        if upload.language is None:
+            content = upload.content
+            transcript = content.transcript
+            spoken = (
+                transcript if isinstance(transcript, str) else " ".join(s.text for s in transcript)
+            )
+            upload = replace(
+                upload,
+                language=detect_language(" ".join((content.title, content.description, spoken))),
+            )
+        choice = decide(
+            result.scores,
+            result.units,
+            upload.region,
+            self._policy,
+            scorer.card,
+            length_aware=self._length_aware,
+        )
+        return ScoringRecord(
+            upload=upload,
+            content_hash=content_hash,
+            action=choice.action,
+            label=choice.label,
+            scores={label: round(score, 6) for label, score in result.scores.items()},
+            evidence=_evidence(result, choice.label, choice.thresholds, choice.action),
+            thresholds=choice.thresholds,
+            model_version=scorer.version,
+            policy_version=self._policy.version,
+        )
+
+    def record_views(self, video_id: str, views: int, actor: str) -> VideoState:
+        return self._log.record_views(video_id, views, actor, self._clock())
+
+    def record_report(
+        self, video_id: str, reporter_id: str, reason: str, actor: str
+    ) -> tuple[VideoState, bool]:
+        state, is_new = self._log.record_report(
+            video_id, reporter_id, reason, f"{actor}/user:{reporter_id}", self._clock()
+        )
+        if is_new:
+            log.info("video.reported", extra={"video_id": video_id, "reports": state.reports})
+        return state, is_new
+
+
+def _evidence(
+    result: VideoScores,
+    deciding: str | None,
+    thresholds: dict[str, dict[str, float | None]] | object,
+    action: Action,
+) -> list[EvidenceItem]:
+    """The deciding label's best text first, then every other label past a threshold."""
+    if action is Action.ALLOW or deciding is None:
+        return []
+    assert isinstance(thresholds, dict)
+    labels = [deciding]
+    for label, t in thresholds.items():
+        present = [v for v in t.values() if v is not None]
+        if label != deciding and present and result.scores[label] >= min(present):
+            labels.append(label)
+    items = []
+    for label in labels:
+        e = result.evidence[label]
+        items.append(EvidenceItem(label, e.field, e.start_s, e.end_s, e.text, round(e.score, 6)))
+    return items

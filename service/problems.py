@@ -1,0 +1,128 @@
+"""RFC 9457 problem+json for every error response, whatever raised it.
+
+Our errors map to statuses here; FastAPI's validation errors and Starlette's HTTP errors (404
+route, 405 method) get the same shape; anything else is a bland 500 whose cause goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from classifier import ClassifierError, InvalidContentError
+from service.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceError,
+    ServiceUnavailableError,
+)
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+
+# error type -> (status, problem type slug, title)
+_PROBLEMS: Mapping[type[Exception], tuple[int, str, str]] = {
+    AuthenticationError: (401, "unauthenticated", "Missing or invalid API key"),
+    PermissionDeniedError: (403, "forbidden", "The API key lacks the role this needs"),
+    NotFoundError: (404, "not-found", "Not found"),
+    ConflictError: (409, "conflict", "Conflicts with the current state"),
+    InvalidRequestError: (422, "invalid-request", "Invalid request"),
+    InvalidContentError: (422, "invalid-content", "Invalid content"),
+    ServiceUnavailableError: (503, "unavailable", "Service unavailable"),
+}
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    errors: Sequence[Mapping[str, object]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, object] = {
+        "type": f"/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = [dict(e) for e in errors]
+    return JSONResponse(
+        body, status_code=status, media_type=MEDIA_TYPE, headers=dict(headers or {})
+    )
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    @app.exception_handler(ClassifierError)
+    async def _ours(request: Request, exc: Exception) -> JSONResponse:
+        for kind in type(exc).__mro__:
+            if kind in _PROBLEMS:
+                status, slug, title = _PROBLEMS[kind]
+                errors = exc.errors if isinstance(exc, InvalidRequestError) else None
+                headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                return problem(status, slug, title, str(exc), request.url.path, errors, headers)
+        return await _unexpected(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "loc": list(e.get("loc", ())),
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
+            for e in exc.errors()
+        ]
+        return problem(
+            422,
+            "invalid-request",
+            "Invalid request",
+            f"{len(errors)} problem(s) in the request",
+            request.url.path,
+            errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {
+            400: "Bad request",
+            404: "Not found",
+            405: "Method not allowed",
+            413: "Request too large",
+            415: "Unsupported media type",
+        }
+        title = titles.get(exc.status_code, "HTTP error")
+        slug = title.lower().replace(" ", "-")
+        return problem(
+            exc.status_code,
+            slug,
+            title,
+            str(exc.detail),
+            request.url.path,
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("request.failed", exc_info=exc, extra={"path": request.url.path})
+        return problem(
+            500,
+            "internal",
+            "Internal error",
+            "the request failed on our side; it has been logged",
+            request.url.path,
+        )

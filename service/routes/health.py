@@ -1,0 +1,49 @@
+"""/healthz (alive), /readyz (model loaded, database and Redis answer), /metrics."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request, Response
+
+from service import metrics
+from service.errors import ServiceUnavailableError
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is alive")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Ready: model loaded, database and Redis answer")
+def readyz(request: Request) -> dict[str, object]:
+    state = request.app.state
+    checks: dict[str, str] = {}
+    try:
+        checks["model"] = state.scorer.version
+    except AttributeError:
+        checks["model"] = "missing"
+    try:
+        with state.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver error means "not ready"
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        state.redis.client.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # any client error means "not ready"
+        checks["redis"] = f"error: {type(exc).__name__}"
+    failing = [
+        name for name, value in checks.items() if value in {"missing"} or value.startswith("error")
+    ]
+    if failing:
+        raise ServiceUnavailableError(f"not ready: {', '.join(failing)} ({checks})")
+    return {"status": "ready", "checks": checks}
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+def prometheus() -> Response:
+    body, content_type = metrics.exposition()
+    return Response(body, media_type=content_type)

@@ -1,0 +1,172 @@
+"""/v1/videos: score, score-batch, a video's status and history, views, user reports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+
+from classifier import TranscriptSegment, Video
+from service.auth import Uploader, VideoReader
+from service.decision_log import DecisionLog
+from service.domain import Decision, Event, Upload
+from service.errors import NotFoundError
+from service.limits import check_text, check_videos
+from service.moderation import Moderation
+from service.schemas import (
+    VIDEO_ID,
+    BatchIn,
+    BatchOut,
+    DecisionOut,
+    EventOut,
+    EvidenceOut,
+    ReportIn,
+    ReportOut,
+    VideoIn,
+    VideoOut,
+    ViewsIn,
+    ViewsOut,
+)
+from service.settings import Settings
+
+router = APIRouter(prefix="/v1/videos", tags=["videos"])
+VideoId = Annotated[str, Path(min_length=1, max_length=128, pattern=VIDEO_ID)]
+REPLAYED = "Idempotent-Replayed"
+
+
+def _moderation(request: Request) -> Moderation:
+    moderation: Moderation = request.app.state.moderation
+    return moderation
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def to_upload(body: VideoIn) -> Upload:
+    transcript: str | tuple[TranscriptSegment, ...]
+    if isinstance(body.transcript, str):
+        transcript = body.transcript
+    else:
+        transcript = tuple(TranscriptSegment(s.start_s, s.end_s, s.text) for s in body.transcript)
+    return Upload(
+        video_id=body.video_id,
+        creator_id=body.creator_id,
+        region=body.region,
+        language=body.language,
+        uploaded_at=body.uploaded_at,
+        content=Video(body.title, body.description, tuple(body.hashtags), transcript),
+        duration_s=body.duration_s,
+    )
+
+
+def to_decision_out(decision: Decision) -> DecisionOut:
+    return DecisionOut(
+        decision_id=decision.decision_id,
+        video_id=decision.video_id,
+        revision=decision.revision,
+        action=decision.action.value,
+        status=decision.status.value,
+        visibility=decision.visibility.value,
+        label=decision.label,
+        scores=dict(decision.scores),
+        evidence=[
+            EvidenceOut(
+                label=e.label,
+                field=e.field,
+                start_s=e.start_s,
+                end_s=e.end_s,
+                text=e.text,
+                score=e.score,
+            )
+            for e in decision.evidence
+        ],
+        thresholds={k: dict(v) for k, v in decision.thresholds.items()},
+        model_version=decision.model_version,
+        policy_version=decision.policy_version,
+        decided_at=decision.decided_at,
+    )
+
+
+def to_event_out(event: Event) -> EventOut:
+    return EventOut(
+        event_id=event.event_id,
+        sequence=event.sequence,
+        type=event.type.value,
+        revision=event.revision,
+        label=event.label,
+        actor=event.actor,
+        occurred_at=event.occurred_at,
+        data=dict(event.data),
+    )
+
+
+@router.post("/score", response_model=DecisionOut, summary="Score one video, act, log it")
+def score(body: VideoIn, request: Request, response: Response, key: Uploader) -> DecisionOut:
+    """Scores the video's texts, applies the policy and logs the decision.
+
+    The same video_id with the same content returns the first decision and writes nothing
+    (header Idempotent-Replayed: true); edited content is scored as a new revision.
+    """
+    check_videos([body], _settings(request), batch=False)
+    (result,) = _moderation(request).score([to_upload(body)])
+    if not result.is_new:
+        response.headers[REPLAYED] = "true"
+    return to_decision_out(result.decision)
+
+
+@router.post("/score-batch", response_model=BatchOut, summary="Score up to max_batch_videos")
+def score_batch(body: BatchIn, request: Request, key: Uploader) -> BatchOut:
+    """One decision per video, in order. All are logged together, or (on any error) none."""
+    check_videos(body.videos, _settings(request), batch=True)
+    results = _moderation(request).score([to_upload(video) for video in body.videos])
+    return BatchOut(decisions=[to_decision_out(r.decision) for r in results])
+
+
+@router.get("/{video_id}", response_model=VideoOut, summary="Status and history of a video")
+def get_video(video_id: VideoId, request: Request, key: VideoReader) -> VideoOut:
+    log: DecisionLog = request.app.state.decision_log
+    state = log.current(video_id)
+    if state is None:
+        raise NotFoundError(f"no video {video_id}")
+    return VideoOut(
+        video_id=state.video_id,
+        creator_id=state.creator_id,
+        region=state.region,
+        language=state.language,
+        status=state.status.value,
+        visibility=state.visibility.value,
+        revision=state.revision,
+        action=state.action.value,
+        label=state.label,
+        model_version=state.model_version,
+        policy_version=state.policy_version,
+        uploaded_at=state.uploaded_at,
+        first_scored_at=state.first_scored_at,
+        removed_at=state.removed_at,
+        views=state.views,
+        views_at_removal=state.views_at_removal,
+        reports=state.reports,
+        first_reported_at=state.first_reported_at,
+        decision=to_decision_out(log.decision(state.decision_id)),
+        history=[to_event_out(event) for event in log.history(video_id)],
+    )
+
+
+@router.post("/{video_id}/views", response_model=ViewsOut, summary="The latest view count")
+def views(video_id: VideoId, body: ViewsIn, request: Request, key: Uploader) -> ViewsOut:
+    """View counts only grow: a count lower than the one stored changes nothing."""
+    state = _moderation(request).record_views(video_id, body.views, key.actor)
+    return ViewsOut(video_id=state.video_id, views=state.views)
+
+
+@router.post("/{video_id}/reports", response_model=ReportOut, summary="A user report")
+def report(video_id: VideoId, body: ReportIn, request: Request, key: Uploader) -> ReportOut:
+    """Counted once per reporter; a repeated report from the same reporter changes nothing."""
+    settings = _settings(request)
+    check_text(body.reason, "reason", settings.max_report_reason_chars)
+    state, counted = _moderation(request).record_report(
+        video_id, body.reporter_id, body.reason, key.actor
+    )
+    return ReportOut(video_id=state.video_id, reports=state.reports, counted=counted)

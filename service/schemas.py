@@ -1,0 +1,154 @@
+"""Request and response bodies of the HTTP API (DESIGN.md section 11): pydantic, edges only.
+
+Field names are the contract the upload pipeline codes against. Size limits are settings
+(service.settings) checked by service.limits, so an operator can change them without a code
+change; the schema checks only shapes and formats.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+VIDEO_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+REGION = r"^[A-Z]{2}$"
+BCP47 = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=VIDEO_ID)]
+
+
+class SegmentIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+    text: str
+
+    @field_validator("start_s", "end_s")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number of seconds")
+        return value
+
+
+class VideoIn(BaseModel):
+    """A video as the upload pipeline sends it. Unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    video_id: Identifier
+    creator_id: Identifier
+    region: str = Field(pattern=REGION, description="ISO 3166-1 alpha-2, e.g. PK")
+    language: str | None = Field(
+        default=None, pattern=BCP47, max_length=35, description="BCP 47; detected when absent"
+    )
+    uploaded_at: AwareDatetime = Field(description="RFC 3339 with a time zone")
+    title: str = ""
+    description: str = ""
+    hashtags: list[str] = Field(default_factory=list)
+    transcript: str | list[SegmentIn] = Field(
+        default="", description="plain text, or speech-to-text segments"
+    )
+    duration_s: float | None = Field(default=None, ge=0)
+
+
+class BatchIn(BaseModel):
+    videos: list[VideoIn] = Field(min_length=1)
+
+
+class EvidenceOut(BaseModel):
+    label: str
+    field: str
+    start_s: float | None
+    end_s: float | None
+    text: str
+    score: float
+
+
+class DecisionOut(BaseModel):
+    decision_id: str
+    video_id: str
+    revision: int
+    action: Literal["remove", "review", "allow"]
+    status: str
+    visibility: Literal["removed", "limited", "public"]
+    label: str | None
+    scores: dict[str, float]
+    evidence: list[EvidenceOut]
+    thresholds: dict[str, dict[str, float | None]]
+    model_version: str
+    policy_version: str
+    decided_at: dt.datetime
+
+
+class BatchOut(BaseModel):
+    decisions: list[DecisionOut]
+
+
+class ViewsIn(BaseModel):
+    views: int = Field(ge=0, le=10**15)
+
+
+class ReportIn(BaseModel):
+    reason: str = Field(min_length=1)
+    reporter_id: Identifier
+
+
+class EventOut(BaseModel):
+    event_id: str
+    sequence: int
+    type: str
+    revision: int | None
+    label: str | None
+    actor: str
+    occurred_at: dt.datetime
+    data: dict[str, object]
+
+
+class VideoOut(BaseModel):
+    video_id: str
+    creator_id: str
+    region: str
+    language: str
+    status: str
+    visibility: str
+    revision: int
+    action: str
+    label: str | None
+    model_version: str
+    policy_version: str
+    uploaded_at: dt.datetime
+    first_scored_at: dt.datetime
+    removed_at: dt.datetime | None
+    views: int
+    views_at_removal: int | None
+    reports: int
+    first_reported_at: dt.datetime | None
+    decision: DecisionOut
+    history: list[EventOut]
+
+
+class ReportOut(BaseModel):
+    video_id: str
+    reports: int
+    counted: bool = Field(description="false when this reporter had reported it already")
+
+
+class ViewsOut(BaseModel):
+    video_id: str
+    views: int
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, object]] | None = None

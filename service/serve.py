@@ -1,0 +1,186 @@
+"""Running the service: `mizan serve` (uvicorn workers) and `mizan demo` (serve + a walk-through).
+
+Start-up work that must happen once, not once per worker, happens here before uvicorn forks:
+the schema migration, the embedded Redis server (when no REDIS_URL is set), and the folder for
+prometheus_client's multiprocess files. Workers learn about them through the environment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import uvicorn
+
+from service.database import create_engine, migrate
+from service.domain import Role
+from service.keys import KeyStore
+from service.redis_conn import RedisHandle, start_embedded
+from service.settings import Settings, get_settings
+
+
+@contextmanager
+def prepared(settings: Settings) -> Iterator[Settings]:
+    """Migrate once, start the embedded Redis if needed, and export what workers must share."""
+    engine = create_engine(settings.effective_database_url())
+    if settings.auto_migrate:
+        migrate(engine)
+    engine.dispose()
+    embedded: RedisHandle | None = None
+    if not settings.redis_url:
+        embedded = start_embedded(settings.state_dir)
+        os.environ["MIZAN_REDIS_URL"] = embedded.url
+    os.environ["MIZAN_AUTO_MIGRATE"] = "false"  # done above; workers must not race on it
+    if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mizan-metrics-")
+    get_settings.cache_clear()
+    try:
+        yield get_settings()
+    finally:
+        if embedded is not None:
+            embedded.close()
+
+
+def serve(settings: Settings) -> None:
+    with prepared(settings) as ready:
+        uvicorn.run(
+            "service.app:create_app",
+            factory=True,
+            host=ready.host,
+            port=ready.port,
+            workers=ready.workers,
+            log_level="info",
+            access_log=False,  # request metrics are on /metrics; per-request lines cost time
+        )
+
+
+DEMO_VIDEOS: list[dict[str, object]] = [
+    {
+        "video_id": "demo-cooking",
+        "creator_id": "chef-amna",
+        "region": "PK",
+        "title": "Chicken karahi in 20 minutes",
+        "description": "Mama's recipe, Lahore style",
+        "hashtags": ["#PakistaniFood", "#Karahi"],
+        "transcript": "today we make chicken karahi with fresh tomatoes green chillies and ginger",
+    },
+    {
+        "video_id": "demo-giveaway",
+        "creator_id": "promo-king",
+        "region": "PK",
+        "title": "FREE iPhone giveaway!!!",
+        "description": "Click the link in bio to claim your prize, send your number",
+        "hashtags": ["#Giveaway", "#FreeiPhone"],
+        "transcript": [
+            {"start_s": 0.0, "end_s": 5.0, "text": "hi everyone welcome back to the channel"},
+            {
+                "start_s": 5.0,
+                "end_s": 11.0,
+                "text": "you have won a free prize, text WIN to 80082 now",
+            },
+        ],
+    },
+    {
+        "video_id": "demo-covid",
+        "creator_id": "truth-seeker",
+        "region": "PK",
+        "title": "The truth they hide",
+        "transcript": "garlic water cures covid in two days, the vaccine has a microchip",
+    },
+    {
+        "video_id": "demo-roast",
+        "creator_id": "roaster",
+        "region": "PK",
+        "language": "ur-Latn",
+        "title": "Reply to haters",
+        "transcript": [
+            {"start_s": 0.0, "end_s": 3.0, "text": "sab ko salam"},
+            {"start_s": 3.0, "end_s": 7.0, "text": "tu bohat ganda kameena insaan hai chup kar"},
+        ],
+    },
+]
+
+
+def demo(settings: Settings) -> None:
+    """Serve on the embedded defaults, create a demo key, score the demo videos, keep serving."""
+    with prepared(settings) as ready:
+        engine = create_engine(ready.effective_database_url())
+        _, plaintext = KeyStore(engine).create(
+            "demo",
+            [Role.UPLOADER, Role.MODERATOR, Role.ANALYST, Role.ADMIN],
+            ["en", "ur", "ur-Latn"],
+            dt.datetime.now(dt.UTC),
+        )
+        engine.dispose()
+        config = uvicorn.Config(
+            "service.app:create_app",
+            factory=True,
+            host=ready.host,
+            port=ready.port,
+            log_level="warning",
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        base = f"http://{ready.host}:{ready.port}"
+        _wait_ready(base)
+        out = sys.stdout
+        out.write(f"\nMizan is serving on {base}  (API docs: {base}/docs)\n")
+        out.write(f"demo API key (all roles; shown once): {plaintext}\n\n")
+        headers = {"Authorization": f"Bearer {plaintext}"}
+        now = dt.datetime.now(dt.UTC).isoformat()
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            for video in DEMO_VIDEOS:
+                decision = client.post(
+                    "/v1/videos/score", json={**video, "uploaded_at": now}
+                ).json()
+                if "action" not in decision:
+                    out.write(f"{video['video_id']}: {decision}\n")
+                    continue
+                evidence = decision["evidence"][0] if decision["evidence"] else None
+                where = ""
+                if evidence:
+                    span = (
+                        f" {evidence['start_s']}-{evidence['end_s']}s"
+                        if evidence["start_s"] is not None
+                        else ""
+                    )
+                    where = f"  evidence: {evidence['field']}{span} {evidence['text'][:50]!r}"
+                out.write(
+                    f"{video['video_id']:<15} {decision['action']:<7} {decision['label'] or '-':<15}"
+                    f"{where}\n"
+                )
+        out.write(
+            "\nTry it:\n"
+            f"  curl -s -H 'Authorization: Bearer {plaintext}' {base}/v1/videos/demo-giveaway | python3 -m json.tool\n"
+            f"  curl -s -X POST -H 'Authorization: Bearer {plaintext}' -H 'Content-Type: application/json' \\\n"
+            f"       -d '{json.dumps(DEMO_VIDEOS[0] | {'video_id': 'my-video', 'uploaded_at': now})}' \\\n"
+            f"       {base}/v1/videos/score\n"
+            "Ctrl-C stops the server.\n"
+        )
+        try:
+            while thread.is_alive():
+                thread.join(0.5)
+        except KeyboardInterrupt:
+            server.should_exit = True
+            thread.join(10)
+
+
+def _wait_ready(base: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the service at {base} did not become ready in {timeout_s} s")

@@ -1,0 +1,140 @@
+"""The decision log's schema (SQLAlchemy Core). Alembic migrations create it; see migrations/.
+
+- ``events``: append-only, one row per transition (DESIGN.md section 6). ``sequence`` orders
+  them; ``event_id`` is the id receivers of webhooks deduplicate on.
+- ``decisions``: one row per scored revision of a video (the answer idempotent scoring returns).
+- ``videos``: the current state of each video, updated in the same transaction as its events.
+- ``reports``: one row per (video, reporter), so a repeated report is counted once.
+- ``api_keys``: keys stored as sha256 digests, with roles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the decision log")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+ID = sa.String(128)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column(
+        "sequence",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("video_id", ID, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("region", sa.String(2), nullable=False),
+    sa.Column("language", sa.String(35), nullable=False),
+    sa.Column("label", sa.String(64), nullable=True),
+    sa.Column("actor", sa.String(160), nullable=False),
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.Column("data", JSONType, nullable=False),
+    sa.Index("ix_events_video", "video_id", "sequence"),
+    sa.Index("ix_events_time", "occurred_at"),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("decision_id", sa.String(36), primary_key=True),
+    sa.Column("video_id", ID, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("visibility", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(64), nullable=True),
+    sa.Column("scores", JSONType, nullable=False),
+    sa.Column("evidence", JSONType, nullable=False),
+    sa.Column("thresholds", JSONType, nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("policy_version", sa.String(64), nullable=False),
+    sa.Column("decided_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("video_id", "revision", name="uq_decisions_video_revision"),
+)
+
+videos = sa.Table(
+    "videos",
+    metadata,
+    sa.Column("video_id", ID, primary_key=True),
+    sa.Column("creator_id", ID, nullable=False),
+    sa.Column("region", sa.String(2), nullable=False),
+    sa.Column("language", sa.String(35), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("visibility", sa.String(16), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("decision_id", sa.String(36), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(64), nullable=True),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("policy_version", sa.String(64), nullable=False),
+    sa.Column("uploaded_at", UTCDateTime, nullable=False),
+    sa.Column("first_scored_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("views", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("reports", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("removed_at", UTCDateTime, nullable=True),
+    sa.Column("views_at_removal", sa.BigInteger, nullable=True),
+    sa.Column("first_reported_at", UTCDateTime, nullable=True),
+    sa.Index("ix_videos_creator", "creator_id"),
+)
+
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("video_id", ID, primary_key=True),
+    sa.Column("reporter_id", ID, primary_key=True),
+    sa.Column("reason", sa.String(1000), nullable=False),
+    sa.Column("reported_at", UTCDateTime, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("key_sha256", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("roles", JSONType, nullable=False),
+    sa.Column("languages", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)

