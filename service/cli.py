@@ -30,7 +30,8 @@ SCORE_BATCH = 256
 def main(argv: Sequence[str] | None = None) -> ExitCode:
     parser = _parser()
     args = parser.parse_args(argv)
-    logs.configure(level=logging.WARNING if args.quiet else logging.INFO)
+    quiet = args.quiet or args.handler is _demo  # the demo's own output is the point
+    logs.configure(level=logging.WARNING if quiet else logging.INFO)
     handler: Handler = args.handler
     try:
         return handler(args)

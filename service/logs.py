@@ -37,3 +37,6 @@ def configure(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Chatty libraries: their INFO lines (every migration plugin, every HTTP request) are noise.
+    for name in ("alembic", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import httpx
 import uvicorn
 
+from service.app import create_app
 from service.database import create_engine, migrate
 from service.domain import Role
 from service.keys import KeyStore
@@ -41,9 +42,12 @@ def prepared(settings: Settings) -> Iterator[Settings]:
     os.environ["MIZAN_AUTO_MIGRATE"] = "false"  # done above; workers must not race on it
     if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mizan-metrics-")
-    get_settings.cache_clear()
+    get_settings.cache_clear()  # workers build their settings from the environment above
+    update: dict[str, object] = {"auto_migrate": False}
+    if embedded is not None:
+        update["redis_url"] = embedded.url
     try:
-        yield get_settings()
+        yield settings.model_copy(update=update)
     finally:
         if embedded is not None:
             embedded.close()
@@ -68,7 +72,7 @@ DEMO_VIDEOS: list[dict[str, object]] = [
         "creator_id": "chef-amna",
         "region": "PK",
         "title": "Chicken karahi in 20 minutes",
-        "description": "Mama's recipe, Lahore style",
+        "description": "Ammi ki recipe, Lahore style",
         "hashtags": ["#PakistaniFood", "#Karahi"],
         "transcript": "today we make chicken karahi with fresh tomatoes green chillies and ginger",
     },
@@ -121,8 +125,7 @@ def demo(settings: Settings) -> None:
         )
         engine.dispose()
         config = uvicorn.Config(
-            "service.app:create_app",
-            factory=True,
+            create_app(ready),
             host=ready.host,
             port=ready.port,
             log_level="warning",
@@ -139,31 +142,15 @@ def demo(settings: Settings) -> None:
         now = dt.datetime.now(dt.UTC).isoformat()
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
             for video in DEMO_VIDEOS:
-                decision = client.post(
-                    "/v1/videos/score", json={**video, "uploaded_at": now}
-                ).json()
-                if "action" not in decision:
-                    out.write(f"{video['video_id']}: {decision}\n")
-                    continue
-                evidence = decision["evidence"][0] if decision["evidence"] else None
-                where = ""
-                if evidence:
-                    span = (
-                        f" {evidence['start_s']}-{evidence['end_s']}s"
-                        if evidence["start_s"] is not None
-                        else ""
-                    )
-                    where = f"  evidence: {evidence['field']}{span} {evidence['text'][:50]!r}"
-                out.write(
-                    f"{video['video_id']:<15} {decision['action']:<7} {decision['label'] or '-':<15}"
-                    f"{where}\n"
-                )
+                response = client.post("/v1/videos/score", json={**video, "uploaded_at": now})
+                out.write(_decision_line(str(video["video_id"]), response.json()))
+        auth = f"-H 'Authorization: Bearer {plaintext}'"
+        body = json.dumps({**DEMO_VIDEOS[0], "video_id": "my-video", "uploaded_at": now})
         out.write(
             "\nTry it:\n"
-            f"  curl -s -H 'Authorization: Bearer {plaintext}' {base}/v1/videos/demo-giveaway | python3 -m json.tool\n"
-            f"  curl -s -X POST -H 'Authorization: Bearer {plaintext}' -H 'Content-Type: application/json' \\\n"
-            f"       -d '{json.dumps(DEMO_VIDEOS[0] | {'video_id': 'my-video', 'uploaded_at': now})}' \\\n"
-            f"       {base}/v1/videos/score\n"
+            f"  curl -s {auth} {base}/v1/videos/demo-giveaway | python3 -m json.tool\n"
+            f"  curl -s -X POST {auth} -H 'Content-Type: application/json' \\\n"
+            f"       -d '{body}' {base}/v1/videos/score\n"
             "Ctrl-C stops the server.\n"
         )
         try:
@@ -172,6 +159,19 @@ def demo(settings: Settings) -> None:
         except KeyboardInterrupt:
             server.should_exit = True
             thread.join(10)
+
+
+def _decision_line(video_id: str, decision: dict[str, object]) -> str:
+    if "action" not in decision:
+        return f"{video_id}: {decision}\n"
+    evidence = decision["evidence"]
+    where = ""
+    if isinstance(evidence, list) and evidence:
+        first = evidence[0]
+        span = f" {first['start_s']}-{first['end_s']}s" if first["start_s"] is not None else ""
+        where = f"  evidence: {first['field']}{span} {first['text'][:50]!r}"
+    label = decision["label"] or "-"
+    return f"{video_id:<15} {decision['action']!s:<7} {label!s:<15}{where}\n"
 
 
 def _wait_ready(base: str, timeout_s: float = 60.0) -> None:

@@ -101,7 +101,8 @@ def test_the_shipped_policy_file_loads_and_covers_the_model() -> None:
         "nonsense = [",
         'version = "x"\n[labels.spam]\narea = "s"\n',  # auto_remove missing
         'version = "x"\n[labels.spam]\narea = "s"\nauto_remove = true\nreview = 1.5\n',
-        'version = "x"\n[labels.spam]\narea = "s"\nauto_remove = true\n[regions.PK.nope]\nreview = 0.1\n',
+        'version = "x"\n[labels.spam]\narea = "s"\nauto_remove = true\n'
+        "[regions.PK.nope]\nreview = 0.1\n",
     ],
 )
 def test_bad_policy_files_are_refused(tmp_path: Path, text: str) -> None:

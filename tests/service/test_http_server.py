@@ -1,0 +1,90 @@
+"""One end-to-end path through a real server: `mizan serve` with two uvicorn workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.service.conftest import SPAM, video
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "MIZAN_STATE_DIR": str(tmp_path / "state"),
+        "MIZAN_DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
+        "MIZAN_REDIS_URL": redis_url,
+        "MIZAN_PORT": str(port),
+        "MIZAN_WORKERS": "2",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    cli = [sys.executable, "-m", "service.cli", "-q"]
+    created = subprocess.run(
+        [*cli, "keys", "create", "--name", "e2e", "--role", "uploader"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = created.stdout.strip()
+    assert key.startswith("mz_")
+    assert key not in created.stderr  # printed once, on stdout only
+    process = subprocess.Popen([*cli, "serve"], env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, "the server did not become ready"
+            time.sleep(0.2)
+        yield base, {"Authorization": f"Bearer {key}"}
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def test_score_views_history_and_metrics_through_a_real_server(
+    server: tuple[str, dict[str, str]],
+) -> None:
+    base, headers = server
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        spam = client.post("/v1/videos/score", json=video("e1", **SPAM))
+        assert spam.status_code == 200
+        assert spam.json()["action"] == "remove"
+        replay = client.post("/v1/videos/score", json=video("e1", **SPAM))
+        assert replay.headers["idempotent-replayed"] == "true"
+        assert replay.json()["decision_id"] == spam.json()["decision_id"]
+        benign = client.post("/v1/videos/score", json=video("e2")).json()
+        assert benign["action"] == "allow"
+        assert client.post("/v1/videos/e2/views", json={"views": 12}).json()["views"] == 12
+        history = client.get("/v1/videos/e2").json()["history"]
+        assert [e["type"] for e in history] == ["scored", "views_updated"]
+        bad = client.post("/v1/videos/score", json=video("e3", region="ZZ"))
+        assert bad.status_code == 422
+        assert bad.headers["content-type"] == "application/problem+json"
+        # both workers' counters are summed (prometheus multiprocess mode)
+        metrics = client.get("/metrics").text
+        assert 'mizan_decisions_total{action="remove",label="spam"} 1.0' in metrics
+        assert 'mizan_decisions_total{action="allow",label="none"} 1.0' in metrics

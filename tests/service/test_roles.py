@@ -1,0 +1,94 @@
+"""Access matrix: every route, every role and no key, answered as DESIGN.md section 9 says.
+
+ROLES must name every route the app serves: a new route without an entry fails the test.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.domain import Role
+from service.settings import Settings
+from tests.service.conftest import KeyMaker, video
+
+PUBLIC: frozenset[Role] = frozenset()  # no key needed
+ROLES: dict[tuple[str, str], frozenset[Role]] = {
+    ("POST", "/v1/videos/score"): frozenset({Role.UPLOADER}),
+    ("POST", "/v1/videos/score-batch"): frozenset({Role.UPLOADER}),
+    ("GET", "/v1/videos/{video_id}"): frozenset({Role.UPLOADER, Role.MODERATOR, Role.ANALYST}),
+    ("POST", "/v1/videos/{video_id}/views"): frozenset({Role.UPLOADER}),
+    ("POST", "/v1/videos/{video_id}/reports"): frozenset({Role.UPLOADER}),
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+}
+BODIES: dict[str, object] = {
+    "/v1/videos/score": video("m1"),
+    "/v1/videos/score-batch": {"videos": [video("m2")]},
+    "/v1/videos/{video_id}/views": {"views": 1},
+    "/v1/videos/{video_id}/reports": {"reason": "spam", "reporter_id": "u1"},
+}
+
+
+def served_routes() -> set[tuple[str, str]]:
+    """Every (method, path) in the app's OpenAPI schema (FastAPI lists included routers
+    lazily, so the schema is the stable place to read them)."""
+    schema = create_app(Settings()).openapi()
+    return {(method.upper(), path) for path, item in schema["paths"].items() for method in item}
+
+
+def test_every_route_has_an_entry() -> None:
+    assert served_routes() == set(ROLES)
+
+
+CASES = [(method, path, role) for (method, path), role in itertools.product(ROLES, [None, *Role])]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "role"), CASES, ids=[f"{m} {p} {r}" for m, p, r in CASES]
+)
+def test_access(
+    client: TestClient, make_key: KeyMaker, method: str, path: str, role: Role | None
+) -> None:
+    allowed = ROLES[(method, path)]
+    headers = make_key(role) if role else {}
+    url = path.replace("{video_id}", "m0")
+    if "{video_id}" in path:  # the video must exist for the allowed roles to succeed
+        client.post("/v1/videos/score", json=video("m0"), headers=make_key(Role.UPLOADER))
+    response = client.request(method, url, json=BODIES.get(path), headers=headers)
+    if allowed is PUBLIC:
+        assert response.status_code == 200
+    elif role is None:
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+    elif role in allowed:
+        assert response.status_code == 200, response.text
+    else:
+        assert response.status_code == 403
+        assert response.json()["type"] == "/problems/forbidden"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Bearer", "Bearer nonsense", "Basic abc", "Bearer mz_aaaaaaaa_" + "x" * 43, "mz_only"],
+)
+def test_bad_keys_are_401(client: TestClient, authorization: str) -> None:
+    response = client.post(
+        "/v1/videos/score", json=video("k1"), headers={"Authorization": authorization}
+    )
+    assert response.status_code == 401
+
+
+def test_a_revoked_key_stops_working(client: TestClient, settings: Settings) -> None:
+    import datetime as dt
+
+    store = client.app.state.keys  # type: ignore[attr-defined]
+    key, plaintext = store.create("short-lived", [Role.UPLOADER], [], dt.datetime.now(dt.UTC))
+    headers = {"Authorization": f"Bearer {plaintext}"}
+    assert client.get("/v1/videos/none", headers=headers).status_code == 404
+    store.revoke(key.key_id, dt.datetime.now(dt.UTC))
+    assert client.get("/v1/videos/none", headers=headers).status_code == 401
