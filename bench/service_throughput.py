@@ -1,0 +1,324 @@
+"""POST /v1/videos/score through a real server, beside the bare FastAPI ceiling and the scorer.
+
+    .venv/bin/python bench/service_throughput.py [--seconds 20] [--workers 2] [--postgres URL]
+
+Needs wrk (Debian: apt-get install wrk). For a title-only video and a 1,500-word transcript:
+
+1. service: `mizan serve` (uvicorn, --workers, SQLite file or --postgres), wrk at concurrency
+   32 (2 threads); every request a new video_id, so each is really scored and logged;
+2. bare: bench/bare_app.py (same body schema, same uvicorn settings, no model, no database);
+3. scorer alone: one process per worker scoring the same video in a loop (the cost the service
+   cannot avoid);
+4. latency at load: an open-loop client sending at 70% of the scorer-alone rate (Poisson
+   arrivals), p50/p99 of the service's responses.
+
+wrk and the open-loop client run on the same machine and take CPU from the server; the bare
+ceiling pays the same tax. Prints a Markdown table for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import multiprocessing
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from classifier import Video
+from service.models import load_active
+from service.settings import PROJECT_ROOT
+
+TITLE = "Chicken karahi in 20 minutes, Lahore style, with fresh tomatoes"
+WORDS = (
+    "today we are going to talk about the match yesterday and the weather in lahore the team "
+    "played well in the first half but the bowling was weak and the fans were unhappy "
+).split()
+
+
+def transcript_words(n: int) -> str:
+    rng = random.Random(3)
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+CASES = {
+    "title only": {"title": TITLE},
+    "1,500-word transcript": {"title": TITLE, "transcript": transcript_words(1500)},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not ready")
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str]) -> Iterator[None]:
+    proc = subprocess.Popen(
+        args, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+WRK_SCRIPT = """
+local counter = 0
+local prefix = ""
+function setup(thread)
+  thread:set("prefix", tostring(math.random(1, 1e9)))
+end
+function init(args)
+  prefix = prefix .. "-" .. tostring(math.random(1, 1e9))
+end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(key)s"
+local template = [==[%(template)s]==]
+request = function()
+  counter = counter + 1
+  local body = string.gsub(template, "VIDEO_ID", prefix .. "-" .. counter)
+  return wrk.format(nil, "/v1/videos/score", nil, body)
+end
+"""
+
+
+def body_template(case: dict[str, str]) -> str:
+    body = {
+        "video_id": "VIDEO_ID",
+        "creator_id": "bench",
+        "region": "PK",
+        "uploaded_at": "2023-03-01T10:00:00Z",
+        **case,
+    }
+    return json.dumps(body)
+
+
+def run_wrk(base: str, key: str, case: dict[str, str], seconds: int) -> dict[str, float]:
+    script = Path(tempfile.mkdtemp()) / "score.lua"
+    script.write_text(WRK_SCRIPT % {"key": key, "template": body_template(case)})
+    out = subprocess.run(
+        ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "-s", str(script), base],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rate,
+        "p50_ms": _wrk_ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
+        "p99_ms": _wrk_ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),  # type: ignore[union-attr]
+        "errors": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+def _wrk_ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def _score_loop(case: dict[str, str], seconds: float, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    scorer = load_active(PROJECT_ROOT / "models")
+    video = Video(title=case.get("title", ""), transcript=case.get("transcript", ""))
+    scorer.score_videos([video])
+    count, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        scorer.score_videos([video])
+        count += 1
+    queue.put(count / seconds)
+
+
+def scorer_alone(case: dict[str, str], processes: int, seconds: float) -> float:
+    queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    workers = [
+        multiprocessing.Process(target=_score_loop, args=(case, seconds, queue))
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sum(queue.get() for _ in workers)
+
+
+async def open_loop(
+    base: str, key: str, case: dict[str, str], rate: float, seconds: float
+) -> dict[str, float]:
+    """Poisson arrivals at `rate` per second, each a new video; latency of every response."""
+    template = body_template(case)
+    latencies: list[float] = []
+    failures = 0
+    rng = random.Random(11)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    async with httpx.AsyncClient(
+        base_url=base,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        timeout=30,
+        limits=limits,
+    ) as client:
+
+        async def one(n: int) -> None:
+            nonlocal failures
+            body = template.replace("VIDEO_ID", f"open-{os.getpid()}-{n}-{time.time_ns()}")
+            started = time.perf_counter()
+            response = await client.post("/v1/videos/score", content=body)
+            latencies.append(time.perf_counter() - started)
+            failures += response.status_code != 200
+
+        tasks, n = [], 0
+        start = time.perf_counter()
+        next_at = start
+        while next_at - start < seconds:
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(n)))
+            n += 1
+            next_at += rng.expovariate(rate)
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    ordered = sorted(latencies)
+    return {
+        "offered_rps": rate,
+        "achieved_rps": len(latencies) / elapsed,
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": ordered[int(0.99 * (len(ordered) - 1))] * 1000,
+        "failures": float(failures),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--postgres", help="also run against this PostgreSQL URL")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk not found: apt-get install wrk")
+
+    databases = {"SQLite": None}
+    if args.postgres:
+        databases["PostgreSQL"] = args.postgres
+    rows = []
+    bare_port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    with process(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--workers",
+            str(args.workers),
+            "--port",
+            str(bare_port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "bench.bare_app:app",
+        ],
+        env,
+    ):
+        wait_ready(f"http://127.0.0.1:{bare_port}/docs")
+        bare = {
+            name: run_wrk(f"http://127.0.0.1:{bare_port}", "none", case, args.seconds)
+            for name, case in CASES.items()
+        }
+    alone = {
+        name: scorer_alone(case, args.workers, args.seconds / 2) for name, case in CASES.items()
+    }
+
+    for database, url in databases.items():
+        state = Path(tempfile.mkdtemp(prefix="mizan-bench-"))
+        port = free_port()
+        env = {
+            **os.environ,
+            "MIZAN_STATE_DIR": str(state),
+            "MIZAN_PORT": str(port),
+            "MIZAN_WORKERS": str(args.workers),
+        }
+        if url:
+            schema = f"bench_{int(time.time())}"
+            import sqlalchemy as sa
+
+            with sa.create_engine(url).begin() as connection:
+                connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+            env["MIZAN_DATABASE_URL"] = (
+                f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+            )
+        cli = [sys.executable, "-m", "service.cli", "-q"]
+        key = subprocess.run(
+            [*cli, "keys", "create", "--name", "bench", "--role", "uploader"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        with process([*cli, "serve"], env):
+            base = f"http://127.0.0.1:{port}"
+            wait_ready(f"{base}/readyz")
+            for name, case in CASES.items():
+                service = run_wrk(base, key, case, args.seconds)
+                at_load = asyncio.run(open_loop(base, key, case, 0.7 * alone[name], args.seconds))
+                row = {
+                    "database": database,
+                    "case": name,
+                    "service": service,
+                    "bare": bare[name],
+                    "scorer_alone_per_s": alone[name],
+                    "open_loop_at_70pct": at_load,
+                    "service_vs_scorer": service["rps"] / alone[name],
+                }
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+
+    print()
+    print(
+        f"machine: {len(os.sched_getaffinity(0))} cores; {dt.date.today().isoformat()}; "
+        f"uvicorn workers {args.workers}; wrk -t2 -c32 -d{args.seconds}s"
+    )
+    print()
+    print(
+        "| database | case | service req/s | p50 ms | p99 ms | bare FastAPI req/s | scorer alone /s "
+        "| service / scorer | at 70% of scorer rate: req/s | p50 ms | p99 ms |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        s, b, o = row["service"], row["bare"], row["open_loop_at_70pct"]
+        print(
+            f"| {row['database']} | {row['case']} | {s['rps']:.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} "
+            f"| {b['rps']:.0f} | {row['scorer_alone_per_s']:.0f} | {row['service_vs_scorer']:.0%} "
+            f"| {o['achieved_rps']:.0f} | {o['p50_ms']:.1f} | {o['p99_ms']:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
