@@ -252,15 +252,7 @@ def train(data_path: Path, config: TrainingConfig, version: str) -> TrainedModel
     sklearn_scores = classifier.predict_proba(features.transform(validation_texts))
     parity_gap = float(np.max(np.abs(onnx_scores - sklearn_scores)))
 
-    thresholds = {
-        label: calibrate(
-            validation_targets[:, i],
-            onnx_scores[:, i],
-            target_precision=config.target_precision,
-            target_recall=config.target_recall,
-        )
-        for i, label in enumerate(labels)
-    }
+    thresholds = calibrate_labels(validation_targets, onnx_scores, labels, config)
     languages = [e.lang for e in split.validation]
     metrics = evaluate_scores(validation_targets, onnx_scores, languages, labels, thresholds)
     benign = onnx_scores[validation_targets.sum(axis=1) == 0]
@@ -341,6 +333,23 @@ def save(model: TrainedModel, models_dir: Path, *, activate_if_first: bool = Tru
     return out
 
 
+def calibrate_labels(
+    truth: npt.NDArray[np.uint8],
+    scores: npt.NDArray[np.floating],
+    labels: Sequence[str],
+    config: TrainingConfig,
+) -> dict[str, Thresholds]:
+    return {
+        label: calibrate(
+            truth[:, i],
+            scores[:, i],
+            target_precision=config.target_precision,
+            target_recall=config.target_recall,
+        )
+        for i, label in enumerate(labels)
+    }
+
+
 def _baseline_metrics(
     train_rows: Sequence[Example],
     validation_rows: Sequence[Example],
@@ -359,15 +368,7 @@ def _baseline_metrics(
         bar.update()
     scores = baseline.predict_proba([e.text for e in validation_rows])
     truth = label_matrix(validation_rows, labels)
-    thresholds: dict[str, Thresholds] = {
-        label: calibrate(
-            truth[:, i],
-            scores[:, i],
-            target_precision=config.target_precision,
-            target_recall=config.target_recall,
-        )
-        for i, label in enumerate(labels)
-    }
+    thresholds = calibrate_labels(truth, scores, labels, config)
     result = evaluate_scores(truth, scores, [e.lang for e in validation_rows], labels, thresholds)
     result["model"] = "TfidfVectorizer() + OneVsRest(LogisticRegression()), raw text"
     return result

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -20,11 +20,13 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-def require(*roles: Role) -> Callable[[Request], ApiKey]:
+def require(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, ApiKey]]:
     """A dependency that authenticates the caller and checks it has one of ``roles``."""
     allowed = frozenset(roles)
 
-    def dependency(request: Request) -> ApiKey:
+    # async: it runs on the event loop instead of taking a threadpool slot and two thread
+    # hand-offs per request; a cache hit costs microseconds, a miss one indexed read
+    async def dependency(request: Request) -> ApiKey:
         keys: KeyStore = request.app.state.keys
         key = keys.authenticate(_bearer(request))
         if not key.roles & allowed:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from classifier import Evidence
 from service.database import is_postgresql, write_transaction
 from service.domain import (
     OUTCOME,
@@ -27,7 +28,6 @@ from service.domain import (
     Decision,
     Event,
     EventType,
-    EvidenceItem,
     Status,
     Upload,
     VideoState,
@@ -50,7 +50,7 @@ class ScoringRecord:
     action: Action
     label: str | None
     scores: Mapping[str, float]
-    evidence: Sequence[EvidenceItem]
+    evidence: Sequence[Evidence]
     thresholds: Mapping[str, Mapping[str, float | None]]
     model_version: str
     policy_version: str
@@ -68,17 +68,6 @@ class DecisionLog:
                 sa.select(videos).where(videos.c.video_id == video_id)
             ).one_or_none()
         return _video_state(row._mapping) if row else None
-
-    def decision_for_content(self, video_id: str, content_hash: str) -> Decision | None:
-        """The decision of the video's current revision, if it has this content."""
-        query = (
-            sa.select(decisions)
-            .join(videos, videos.c.decision_id == decisions.c.decision_id)
-            .where(videos.c.video_id == video_id, videos.c.content_hash == content_hash)
-        )
-        with self._engine.connect() as connection:
-            row = connection.execute(query).one_or_none()
-        return _decision(row._mapping) if row else None
 
     def decision(self, decision_id: str) -> Decision:
         with self._engine.connect() as connection:
@@ -247,25 +236,28 @@ class DecisionLog:
         now: dt.datetime,
     ) -> None:
         connection.execute(
-            decisions.insert().values(
-                decision_id=decision.decision_id,
-                video_id=decision.video_id,
-                revision=decision.revision,
-                content_hash=decision.content_hash,
-                action=decision.action.value,
-                status=decision.status.value,
-                visibility=decision.visibility.value,
-                label=decision.label,
-                scores=dict(decision.scores),
-                evidence=[asdict(item) for item in decision.evidence],
-                thresholds=dict(decision.thresholds),
-                model_version=decision.model_version,
-                policy_version=decision.policy_version,
-                decided_at=decision.decided_at,
-            )
+            _INSERT_DECISION,
+            {
+                "decision_id": decision.decision_id,
+                "video_id": decision.video_id,
+                "revision": decision.revision,
+                "content_hash": decision.content_hash,
+                "action": decision.action.value,
+                "status": decision.status.value,
+                "visibility": decision.visibility.value,
+                "label": decision.label,
+                "scores": dict(decision.scores),
+                "evidence": [asdict(item) for item in decision.evidence],
+                "thresholds": dict(decision.thresholds),
+                "model_version": decision.model_version,
+                "policy_version": decision.policy_version,
+                "decided_at": decision.decided_at,
+            },
         )
         language = upload.language or "und"
+        removed = decision.action is Action.REMOVE
         state = {
+            "video_id": upload.video_id,
             "creator_id": upload.creator_id,
             "region": upload.region,
             "language": language,
@@ -279,25 +271,24 @@ class DecisionLog:
             "model_version": decision.model_version,
             "policy_version": decision.policy_version,
             "updated_at": now,
+            "removed_at": now if removed else (previous["removed_at"] if previous else None),
+            "views_at_removal": (previous["views"] if previous else 0)
+            if removed
+            else (previous["views_at_removal"] if previous else None),
         }
-        if decision.action is Action.REMOVE:
-            state["removed_at"] = now
-            state["views_at_removal"] = previous["views"] if previous is not None else 0
         if previous is None:
             connection.execute(
-                videos.insert().values(
-                    video_id=upload.video_id,
-                    uploaded_at=upload.uploaded_at,
-                    first_scored_at=now,
-                    views=0,
-                    reports=0,
+                _INSERT_VIDEO,
+                {
                     **state,
-                )
+                    "uploaded_at": upload.uploaded_at,
+                    "first_scored_at": now,
+                    "views": 0,
+                    "reports": 0,
+                },
             )
         else:
-            connection.execute(
-                videos.update().where(videos.c.video_id == upload.video_id).values(**state)
-            )
+            connection.execute(_UPDATE_VIDEO, {**state, "key_video_id": upload.video_id})
         video = {"video_id": upload.video_id, "region": upload.region, "language": language}
         actor = f"model:{decision.model_version}"
         data = {
@@ -305,24 +296,16 @@ class DecisionLog:
             "action": decision.action.value,
             "policy_version": decision.policy_version,
         }
-        self._append(
-            connection, video, EventType.SCORED, actor, now, decision.label, decision.revision, data
+        kinds = [EventType.SCORED]
+        if decision.action in _FOLLOW_UP:
+            kinds.append(_FOLLOW_UP[decision.action])
+        connection.execute(
+            _INSERT_EVENT,
+            [
+                _event_row(video, kind, actor, now, decision.label, decision.revision, data)
+                for kind in kinds
+            ],
         )
-        follow_up = {
-            Action.REMOVE: EventType.AUTO_REMOVED,
-            Action.REVIEW: EventType.QUEUED_FOR_REVIEW,
-        }
-        if decision.action in follow_up:
-            self._append(
-                connection,
-                video,
-                follow_up[decision.action],
-                actor,
-                now,
-                decision.label,
-                decision.revision,
-                data,
-            )
 
     def _append(
         self,
@@ -336,19 +319,39 @@ class DecisionLog:
         data: Mapping[str, object] | None = None,
     ) -> None:
         connection.execute(
-            events.insert().values(
-                event_id=str(uuid.uuid4()),
-                video_id=video["video_id"],
-                revision=revision if revision is not None else video.get("revision"),
-                type=kind.value,
-                region=video["region"],
-                language=video["language"],
-                label=label if label is not None else video.get("label"),
-                actor=actor,
-                occurred_at=now,
-                data=dict(data or {}),
-            )
+            _INSERT_EVENT, _event_row(video, kind, actor, now, label, revision, data)
         )
+
+
+# Statements built once: compiling .values(...) anew for every write cost more than the write.
+_INSERT_DECISION = decisions.insert()
+_INSERT_VIDEO = videos.insert()
+_UPDATE_VIDEO = videos.update().where(videos.c.video_id == sa.bindparam("key_video_id"))
+_INSERT_EVENT = events.insert()
+_FOLLOW_UP = {Action.REMOVE: EventType.AUTO_REMOVED, Action.REVIEW: EventType.QUEUED_FOR_REVIEW}
+
+
+def _event_row(
+    video: Mapping[Any, Any],
+    kind: EventType,
+    actor: str,
+    now: dt.datetime,
+    label: str | None = None,
+    revision: int | None = None,
+    data: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "video_id": video["video_id"],
+        "revision": revision if revision is not None else video.get("revision"),
+        "type": kind.value,
+        "region": video["region"],
+        "language": video["language"],
+        "label": label if label is not None else video.get("label"),
+        "actor": actor,
+        "occurred_at": now,
+        "data": dict(data or {}),
+    }
 
 
 def _upsert(engine: sa.Engine) -> Any:
@@ -391,7 +394,7 @@ def _decision(row: Mapping[Any, Any]) -> Decision:
         visibility=Visibility(row["visibility"]),
         label=row["label"],
         scores=row["scores"],
-        evidence=[EvidenceItem(**item) for item in row["evidence"]],
+        evidence=[Evidence(**item) for item in row["evidence"]],
         thresholds=row["thresholds"],
         model_version=row["model_version"],
         policy_version=row["policy_version"],

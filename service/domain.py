@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from classifier import Video
+from classifier import Evidence, Video
 
 
 class Action(enum.StrEnum):
@@ -93,16 +93,6 @@ class Upload:
 
 
 @dataclass(frozen=True, slots=True)
-class EvidenceItem:
-    label: str
-    field: str
-    start_s: float | None
-    end_s: float | None
-    text: str
-    score: float
-
-
-@dataclass(frozen=True, slots=True)
 class Decision:
     decision_id: str
     video_id: str
@@ -112,7 +102,7 @@ class Decision:
     visibility: Visibility
     label: str | None
     scores: Mapping[str, float]
-    evidence: Sequence[EvidenceItem]
+    evidence: Sequence[Evidence]
     thresholds: Mapping[str, Mapping[str, float | None]]
     model_version: str
     policy_version: str

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from classifier import OnnxScorer, VideoScores, detect_language
+from classifier import Evidence, OnnxScorer, VideoScores, detect_language
 from service.decision_log import DecisionLog, ScoringRecord
-from service.domain import Action, Decision, EvidenceItem, Upload, VideoState
+from service.domain import Action, Decision, Upload, VideoState
 from service.policy import Policy, decide
 
 log = logging.getLogger(__name__)
@@ -54,43 +54,36 @@ class Moderation:
         return self._policy
 
     def score(self, uploads: Sequence[Upload]) -> list[Scored]:
-        """Decide each upload (one batched model run); all are logged together or none."""
-        hashes = [upload.content_hash() for upload in uploads]
-        # Fast path: a retry of content already scored is answered from the log, unscored.
-        known = [
-            self._log.decision_for_content(u.video_id, h)
-            for u, h in zip(uploads, hashes, strict=True)
+        """Decide each upload (one batched model run); all are logged together or none.
+
+        A retry of content already scored is scored again here and then answered from the
+        log, which writes nothing: retries are rare, and a separate read before every scoring
+        cost more in total than the model run it would save on them.
+        """
+        scorer = self._scorer()
+        results = scorer.score_videos([upload.content for upload in uploads])
+        records = [
+            self._record(upload, upload.content_hash(), result, scorer)
+            for upload, result in zip(uploads, results, strict=True)
         ]
-        todo = [i for i, decision in enumerate(known) if decision is None]
-        records: list[ScoringRecord] = []
-        if todo:
-            scorer = self._scorer()
-            results = scorer.score_videos([uploads[i].content for i in todo])
-            records = [
-                self._record(uploads[i], hashes[i], result, scorer)
-                for i, result in zip(todo, results, strict=True)
-            ]
-        written = self._log.record_scorings(records, self._clock()) if records else []
-        outcome: list[Scored] = []
-        fresh = iter(written)
-        for decision in known:
-            if decision is not None:
-                outcome.append(Scored(decision, is_new=False))
-                continue
-            logged, is_new = next(fresh)
-            outcome.append(Scored(logged, is_new))
-            if is_new:
+        outcome = [
+            Scored(decision, is_new)
+            for decision, is_new in self._log.record_scorings(records, self._clock())
+        ]
+        for scored in outcome:
+            if scored.is_new:
+                decision = scored.decision
                 log.info(
                     "video.scored",
                     extra={
-                        "video_id": logged.video_id,
-                        "action": logged.action.value,
-                        "label": logged.label,
-                        "model_version": logged.model_version,
+                        "video_id": decision.video_id,
+                        "action": decision.action.value,
+                        "label": decision.label,
+                        "model_version": decision.model_version,
                     },
                 )
                 if self._on_decision:
-                    self._on_decision(logged)
+                    self._on_decision(decision)
         return outcome
 
     def _record(
@@ -119,7 +112,7 @@ class Moderation:
             content_hash=content_hash,
             action=choice.action,
             label=choice.label,
-            scores={label: round(score, 6) for label, score in result.scores.items()},
+            scores=dict(result.scores),  # unrounded: exactly what the thresholds were applied to
             evidence=_evidence(result, choice.label, choice.thresholds, choice.action),
             thresholds=choice.thresholds,
             model_version=scorer.version,
@@ -143,20 +136,15 @@ class Moderation:
 def _evidence(
     result: VideoScores,
     deciding: str | None,
-    thresholds: dict[str, dict[str, float | None]] | object,
+    thresholds: Mapping[str, Mapping[str, float | None]],
     action: Action,
-) -> list[EvidenceItem]:
+) -> list[Evidence]:
     """The deciding label's best text first, then every other label past a threshold."""
     if action is Action.ALLOW or deciding is None:
         return []
-    assert isinstance(thresholds, dict)
     labels = [deciding]
-    for label, t in thresholds.items():
-        present = [v for v in t.values() if v is not None]
+    for label, used in thresholds.items():
+        present = [value for value in used.values() if value is not None]
         if label != deciding and present and result.scores[label] >= min(present):
             labels.append(label)
-    items = []
-    for label in labels:
-        e = result.evidence[label]
-        items.append(EvidenceItem(label, e.field, e.start_s, e.end_s, e.text, round(e.score, 6)))
-    return items
+    return [result.evidence[label] for label in labels]

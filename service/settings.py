@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     scorer_threads: int = Field(default=1, ge=1, le=16)
+    # Threads per worker running request handlers. The work is CPU-bound and holds the GIL
+    # outside onnxruntime and SQLite, so extra threads only queue on the GIL: measured at 32
+    # connections on 2 cores, 1 thread served 621 titles/s, 2 threads 406, 4 threads 428
+    # with a 950 ms p99 (bench/service_throughput.py). Scale with worker processes instead.
+    request_threads: int = Field(default=1, ge=1, le=256)
     # Thresholds that rise with the number of texts a video is scored on (model card
     # `length_thresholds`), so a long transcript is not flagged just for being long.
     length_aware_thresholds: bool = True

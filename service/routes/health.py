@@ -1,4 +1,8 @@
-"""/healthz (alive), /readyz (model loaded, database and Redis answer), /metrics."""
+"""/healthz (alive), /readyz (model loaded, database and Redis answer), /metrics.
+
+async: they must answer while every request thread is busy scoring (the pool is small on
+purpose, see Settings.request_threads); their own work takes a millisecond at most.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,12 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", summary="The process is alive")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get("/readyz", summary="Ready: model loaded, database and Redis answer")
-def readyz(request: Request) -> dict[str, object]:
+async def readyz(request: Request) -> dict[str, object]:
     state = request.app.state
     checks: dict[str, str] = {}
     try:
@@ -44,6 +48,6 @@ def readyz(request: Request) -> dict[str, object]:
 
 
 @router.get("/metrics", summary="Prometheus metrics")
-def prometheus() -> Response:
+async def prometheus() -> Response:
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type)
