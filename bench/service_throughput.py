@@ -10,7 +10,7 @@ Needs wrk (Debian: apt-get install wrk). For a title-only video and a 1,500-word
 3. scorer alone: one process per worker scoring the same video in a loop (the cost the service
    cannot avoid);
 4. latency at load: wrk paced to 70% of the scorer-alone rate (each of the 32 connections
-   waits 32/rate s between requests; capped at 80% of the service's own wrk throughput when
+   waits an exponential gap, mean 32/rate s, between requests; capped at 80% of the service's own wrk throughput when
    that is lower, since past its capacity a queue only grows), p50/p99 of the responses.
 
 wrk and the open-loop client run on the same machine and take CPU from the server; the bare
@@ -130,11 +130,14 @@ def body_template(case: dict[str, str]) -> str:
 def run_wrk(
     base: str, key: str, case: dict[str, str], seconds: int, rate: float | None = None
 ) -> dict[str, float]:
-    """wrk at 32 connections; with ``rate``, paced: each connection waits 32/rate seconds
-    between requests (wrk's delay()), so the offered load is at most ``rate`` per second."""
+    """wrk at 32 connections; with ``rate``, paced: each connection waits a random gap (mean
+    32/rate seconds) between requests, so the offered load is at most ``rate`` per second."""
     pacing = ""
     if rate:
-        pacing = f"function delay() return {1000 * CONNECTIONS / rate:.3f} end"
+        # exponential gaps: with a fixed gap the 32 connections stay in step and arrive in
+        # bursts of 32, which measures the burst, not the load
+        mean_ms = 1000 * CONNECTIONS / rate
+        pacing = f"function delay() return -math.log(1 - math.random()) * {mean_ms:.3f} end"
     script = Path(tempfile.mkdtemp()) / "score.lua"
     run = f"r{time.time_ns() % 10**12}"
     script.write_text(

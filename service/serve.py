@@ -26,6 +26,7 @@ from service.domain import Role
 from service.keys import KeyStore
 from service.redis_conn import RedisHandle, start_embedded
 from service.settings import Settings, get_settings
+from service.supervisor import run_workers
 
 
 @contextmanager
@@ -55,15 +56,10 @@ def prepared(settings: Settings) -> Iterator[Settings]:
 
 def serve(settings: Settings) -> None:
     with prepared(settings) as ready:
-        uvicorn.run(
-            "service.app:create_app",
-            factory=True,
-            host=ready.host,
-            port=ready.port,
-            workers=ready.workers,
-            log_level="info",
-            access_log=False,  # request metrics are on /metrics; per-request lines cost time
-        )
+        if ready.workers == 1:
+            uvicorn.run(create_app(ready), host=ready.host, port=ready.port, access_log=False)
+        else:
+            run_workers(ready.host, ready.port, ready.workers)
 
 
 DEMO_VIDEOS: list[dict[str, object]] = [
