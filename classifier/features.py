@@ -159,30 +159,14 @@ def _char_tag(n: int) -> np.uint64:
     return np.uint64((_CHAR_TAG * n) & _MASK64)
 
 
-def _word_keys(token_hashes: U64, spec: NgramSpec) -> U64:
-    parts: list[U64] = []
-    if spec.word_min_n <= 1:
-        parts.append(_fmix(token_hashes + _WORD_TAG))
-    if spec.word_max_n >= 2 and len(token_hashes) >= 2:
-        pair = token_hashes[:-1] * _BIGRAM_MULT + token_hashes[1:]
-        parts.append(_fmix(pair + _BIGRAM_TAG))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
-
-
-def _char_keys(hasher: _PrefixHash, length: int, spec: NgramSpec) -> U64:
-    parts: list[U64] = []
-    for n in range(spec.char_min_n, min(spec.char_max_n, length) + 1):
-        starts = np.arange(0, length - n + 1, dtype=np.int64)
-        parts.append(_fmix(hasher.span(starts, starts + n) + _char_tag(n)))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
-
-
 def text_keys(text: str, spec: NgramSpec) -> tuple[U64, U64]:
-    """All word and char n-gram keys of one normalised text, with repetitions."""
-    points = _code_points(text)
-    hasher = _PrefixHash(points)
-    starts, ends = _word_spans(points)
-    return _word_keys(hasher.span(starts, ends), spec), _char_keys(hasher, len(points), spec)
+    """All word and char n-gram keys of one normalised text, with repetitions (for tests and
+    for reading a text's features; scoring uses `encode`)."""
+    batch = encode([text], spec)
+    keys = batch.keys.view(np.uint64)
+    counts = batch.counts.astype(np.int64)
+    word = batch.segments % BLOCKS == WORD_BLOCK
+    return np.repeat(keys[word], counts[word]), np.repeat(keys[~word], counts[~word])
 
 
 def encode(texts: Sequence[str], spec: NgramSpec) -> EncodedBatch:
