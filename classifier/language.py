@@ -27,7 +27,13 @@ _ROMAN_URDU = frozenset(
 ROMAN_URDU_SHARE = 0.10
 
 
+# The first characters are enough to tell three languages apart, and reading a whole
+# 1,500-word transcript cost 0.7 ms a request.
+SAMPLE_CHARS = 1_000
+
+
 def detect_language(text: str) -> str:
+    text = text[:SAMPLE_CHARS]
     letters = len(_LETTER.findall(text))
     if letters and len(_ARABIC_SCRIPT.findall(text)) / letters >= 0.5:
         return "ur"
