@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,15 +69,6 @@ def load_examples(path: Path) -> list[Example]:
     if not examples:
         raise ClassifierError(f"{path}: no examples")
     return examples
-
-
-def label_set(examples: Iterable[Example]) -> tuple[str, ...]:
-    """Labels in order of first appearance, so the label order is stable for a given file."""
-    seen: dict[str, None] = {}
-    for example in examples:
-        for label in example.labels:
-            seen.setdefault(label, None)
-    return tuple(seen)
 
 
 def split_examples(examples: Sequence[Example], validation_share: float, seed: int) -> Split:

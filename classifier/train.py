@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import importlib.metadata
 import logging
+import os
 import platform
 import time
 from collections.abc import Sequence
@@ -380,6 +381,4 @@ def _library_versions() -> dict[str, str]:
 
 
 def _cpu_count() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))

@@ -71,12 +71,7 @@ class DecisionLog:
 
     def decision(self, decision_id: str) -> Decision:
         with self._engine.connect() as connection:
-            row = connection.execute(
-                sa.select(decisions).where(decisions.c.decision_id == decision_id)
-            ).one_or_none()
-        if row is None:
-            raise NotFoundError(f"no decision {decision_id}")
-        return _decision(row._mapping)
+            return self._decision_in(connection, decision_id)
 
     def history(self, video_id: str) -> list[Event]:
         query = sa.select(events).where(events.c.video_id == video_id).order_by(events.c.sequence)
@@ -224,7 +219,9 @@ class DecisionLog:
     def _decision_in(self, connection: sa.Connection, decision_id: str) -> Decision:
         row = connection.execute(
             sa.select(decisions).where(decisions.c.decision_id == decision_id)
-        ).one()
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no decision {decision_id}")
         return _decision(row._mapping)
 
     def _write_decision(

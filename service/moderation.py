@@ -49,10 +49,6 @@ class Moderation:
         self._length_aware = length_aware
         self._on_decision = on_decision
 
-    @property
-    def policy(self) -> Policy:
-        return self._policy
-
     def score(self, uploads: Sequence[Upload]) -> list[Scored]:
         """Decide each upload (one batched model run); all are logged together or none.
 

@@ -10,7 +10,7 @@ import functools
 import os
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -68,9 +68,6 @@ class Settings(BaseSettings):
     max_transcript_segments: int = Field(default=10_000, ge=1)
     max_id_chars: int = Field(default=128, ge=8, le=255)
     max_report_reason_chars: int = Field(default=1_000, ge=1)
-
-    # Reserved for signing (webhooks); never logged.
-    webhook_secret: SecretStr | None = None
 
     def sqlite_path(self) -> Path:
         return self.state_dir / "mizan.db"
