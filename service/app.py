@@ -15,17 +15,13 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from service import metrics, problems
-from service.database import create_engine, migrate
-from service.decision_log import DecisionLog
+from service import metrics, problems, wiring
 from service.domain import Decision
 from service.keys import KeyStore
 from service.middleware import BodyLimit, RequestMetrics
 from service.models import load_active
-from service.moderation import Moderation, system_clock
-from service.policy import Policy
-from service.redis_conn import connect
-from service.routes import health, videos
+from service.moderation import Moderation
+from service.routes import health, review, videos
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -38,46 +34,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         scorer = load_active(settings.models_dir, settings.scorer_threads)
-        policy = Policy.load(settings.policy_file)
-        policy.check_covers(scorer.card)
-        engine = create_engine(settings.effective_database_url())
-        if settings.auto_migrate:
-            migrate(engine)
-        redis = connect(settings.redis_url, settings.state_dir)
-        decision_log = DecisionLog(engine)
+        parts = wiring.build(settings, migrate_schema=settings.auto_migrate)
+        parts.policy.check_covers(scorer.card)
 
         def count(decision: Decision) -> None:
             metrics.count_decision(decision.action.value, decision.label)
 
         app.state.settings = settings
+        app.state.parts = parts
         app.state.scorer = scorer
-        app.state.policy = policy
-        app.state.engine = engine
-        app.state.redis = redis
-        app.state.keys = KeyStore(engine, settings.api_key_cache_s)
-        app.state.decision_log = decision_log
+        app.state.policy = parts.policy
+        app.state.engine = parts.engine
+        app.state.redis = parts.redis
+        app.state.keys = KeyStore(parts.engine, settings.api_key_cache_s)
+        app.state.decision_log = parts.decision_log
+        app.state.review = parts.review
         app.state.moderation = Moderation(
-            decision_log,
+            parts.decision_log,
             lambda: scorer,
-            policy,
-            clock=system_clock,
+            parts.policy,
+            clock=parts.clock,
             length_aware=settings.length_aware_thresholds,
             on_decision=count,
+            dispatch=parts.dispatcher.apply,
         )
-        metrics.set_model(scorer.version, policy.version)
+        metrics.set_model(scorer.version, parts.policy.version)
         log.info(
             "service.started",
             extra={
                 "model_version": scorer.version,
-                "policy_version": policy.version,
-                "database": engine.dialect.name,
+                "policy_version": parts.policy.version,
+                "database": parts.engine.dialect.name,
             },
         )
         try:
             yield
         finally:
-            redis.close()
-            engine.dispose()
+            parts.close()
 
     app = FastAPI(
         title="Mizan moderation service",
@@ -87,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app)
     app.include_router(videos.router)
+    app.include_router(review.router)
     app.include_router(health.router)
 
     def limit_for(path: str) -> int:

@@ -6,6 +6,9 @@ The source of truth (DESIGN.md section 6). Every write here appends its events a
 Concurrency: on SQLite write transactions are serialised (BEGIN IMMEDIATE); on PostgreSQL the
 video's row is locked (SELECT ... FOR UPDATE), and two first-time writers for one video meet at
 the unique (video_id, revision) constraint: the loser retries and finds the winner's row.
+
+A write that needs Redis (a review item to queue, a webhook to send) returns Effects, applied
+after commit (service/dispatch.py); `mizan reconcile` redoes any that were lost.
 """
 
 from __future__ import annotations
@@ -17,26 +20,44 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from classifier import Evidence
-from service.database import is_postgresql, write_transaction
+from service.database import write_transaction
 from service.domain import (
     OUTCOME,
     Action,
     Decision,
     Event,
     EventType,
+    ReviewReason,
     Status,
     Upload,
     VideoState,
-    Visibility,
 )
 from service.errors import ConflictError, NotFoundError
-from service.tables import decisions, events, reports, videos
+from service.log_rows import (
+    append_events,
+    decision,
+    event,
+    event_row,
+    locked_video,
+    upsert,
+    video_state,
+)
+from service.outbox import add_delivery
+from service.review_log import (
+    Effects,
+    QueueChange,
+    open_item,
+    open_item_of,
+    supersede_open_items,
+)
+from service.tables import contents, decisions, events, reports, videos
 
 WRITE_ATTEMPTS = 3
+# Live videos: a user report sends them to review. (Restored videos behave as live.)
+REPORTABLE = {Status.LIVE, Status.RESTORED}
 # A video in these states is not re-scored on edit: its removal stands until an appeal.
 FROZEN = {Status.REMOVED, Status.APPEALED}
 
@@ -46,6 +67,7 @@ class ScoringRecord:
     """What scoring decided for one upload, ready to be logged."""
 
     upload: Upload
+    content: str  # Upload.canonical_content(): stored for reviewers
     content_hash: str
     action: Action
     label: str | None
@@ -57,8 +79,16 @@ class ScoringRecord:
 
 
 class DecisionLog:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        review_languages: Sequence[str] = ("en", "ur", "ur-Latn"),
+        webhooks: bool = False,
+    ) -> None:
         self._engine = engine
+        self._languages = tuple(review_languages)
+        self._webhooks = webhooks  # write an outbox row for each outcome to announce
 
     # reads ---------------------------------------------------------------------------------
 
@@ -67,7 +97,7 @@ class DecisionLog:
             row = connection.execute(
                 sa.select(videos).where(videos.c.video_id == video_id)
             ).one_or_none()
-        return _video_state(row._mapping) if row else None
+        return video_state(row._mapping) if row else None
 
     def decision(self, decision_id: str) -> Decision:
         with self._engine.connect() as connection:
@@ -76,7 +106,7 @@ class DecisionLog:
     def history(self, video_id: str) -> list[Event]:
         query = sa.select(events).where(events.c.video_id == video_id).order_by(events.c.sequence)
         with self._engine.connect() as connection:
-            return [_event(row._mapping) for row in connection.execute(query)]
+            return [event(row._mapping) for row in connection.execute(query)]
 
     def count_rows(self) -> dict[str, int]:
         """Row counts per table (tests and operators: 'did that write anything?')."""
@@ -85,14 +115,14 @@ class DecisionLog:
                 table.name: int(
                     connection.scalar(sa.select(sa.func.count()).select_from(table)) or 0
                 )
-                for table in (events, decisions, videos, reports)
+                for table in (events, decisions, videos, reports, contents)
             }
 
     # writes --------------------------------------------------------------------------------
 
     def record_scorings(
         self, records: Sequence[ScoringRecord], now: dt.datetime
-    ) -> list[tuple[Decision, bool]]:
+    ) -> tuple[list[tuple[Decision, bool]], Effects]:
         """Append a decision per record, all or none; (decision, False) where the video's
         current revision already has this content (the first decision, nothing written).
 
@@ -103,10 +133,11 @@ class DecisionLog:
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 results: dict[int, tuple[Decision, bool]] = {}
+                effects = Effects()
                 with write_transaction(self._engine) as connection:
                     for i in order:
-                        results[i] = self._record_one(connection, records[i], now)
-                return [results[i] for i in range(len(records))]
+                        results[i] = self._record_one(connection, records[i], now, effects)
+                return [results[i] for i in range(len(records))], effects
             except IntegrityError:
                 # a concurrent first write of the same video won the unique constraint
                 if attempt == WRITE_ATTEMPTS - 1:
@@ -114,10 +145,14 @@ class DecisionLog:
         raise AssertionError("unreachable")
 
     def _record_one(
-        self, connection: sa.Connection, record: ScoringRecord, now: dt.datetime
+        self,
+        connection: sa.Connection,
+        record: ScoringRecord,
+        now: dt.datetime,
+        effects: Effects,
     ) -> tuple[Decision, bool]:
         upload = record.upload
-        row = self._locked_video(connection, upload.video_id)
+        row = locked_video(connection, upload.video_id)
         if row is not None and row["content_hash"] == record.content_hash:
             return self._decision_in(connection, row["decision_id"]), False
         if row is not None and Status(row["status"]) in FROZEN:
@@ -142,13 +177,17 @@ class DecisionLog:
             decided_at=now,
             content_hash=record.content_hash,
         )
-        self._write_decision(connection, upload, decision, row, now)
+        self._write_decision(connection, record, decision, row, now, effects)
         return decision, True
 
-    def record_views(self, video_id: str, views: int, actor: str, now: dt.datetime) -> VideoState:
-        """Store a newer view count (counts only grow: an older, smaller one changes nothing)."""
+    def record_views(
+        self, video_id: str, views: int, actor: str, now: dt.datetime
+    ) -> tuple[VideoState, Effects]:
+        """Store a newer view count (counts only grow: an older, smaller one changes nothing).
+        An open review item's priority follows its views."""
+        effects = Effects()
         with write_transaction(self._engine) as connection:
-            row = self._locked_video(connection, video_id)
+            row = locked_video(connection, video_id)
             if row is None:
                 raise NotFoundError(f"no video {video_id}")
             if views > row["views"]:
@@ -157,27 +196,40 @@ class DecisionLog:
                     .where(videos.c.video_id == video_id)
                     .values(views=views, updated_at=now)
                 )
-                self._append(
+                append_events(
                     connection,
-                    row,
-                    EventType.VIEWS_UPDATED,
-                    actor,
-                    now,
-                    data={"views": views, "previous": row["views"]},
+                    [
+                        event_row(
+                            row,
+                            EventType.VIEWS_UPDATED,
+                            actor,
+                            now,
+                            data={"views": views, "previous": row["views"]},
+                        )
+                    ],
                 )
-            state = self._locked_video(connection, video_id)
+                if row["status"] == Status.PENDING_REVIEW.value:
+                    item = open_item_of(connection, video_id, row["revision"])
+                    if item is not None:
+                        effects.queue.append(QueueChange(item, views, row["reports"]))
+            state = locked_video(connection, video_id)
             assert state is not None
-            return _video_state(state)
+            return video_state(state), effects
 
     def record_report(
         self, video_id: str, reporter_id: str, reason: str, actor: str, now: dt.datetime
-    ) -> tuple[VideoState, bool]:
-        """Count a user report once per reporter; (state, False) for a repeated report."""
+    ) -> tuple[VideoState, bool, Effects]:
+        """Count a user report once per reporter; (state, False, _) for a repeated report.
+
+        A report on a live video opens a review item (once per revision: later reports raise
+        its priority); the video stays public while it waits, so reports alone cannot hide it.
+        """
+        effects = Effects()
         with write_transaction(self._engine) as connection:
-            row = self._locked_video(connection, video_id)
+            row = locked_video(connection, video_id)
             if row is None:
                 raise NotFoundError(f"no video {video_id}")
-            insert = _upsert(self._engine)(reports).values(
+            insert = upsert(connection)(reports).values(
                 video_id=video_id, reporter_id=reporter_id, reason=reason, reported_at=now
             )
             # RETURNING, not rowcount: psycopg reports -1 for an INSERT .. ON CONFLICT here
@@ -195,26 +247,74 @@ class DecisionLog:
                         updated_at=now,
                     )
                 )
-                self._append(
+                append_events(
                     connection,
-                    row,
-                    EventType.USER_REPORTED,
-                    actor,
-                    now,
-                    data={"reporter_id": reporter_id, "reason": reason},
+                    [
+                        event_row(
+                            row,
+                            EventType.USER_REPORTED,
+                            actor,
+                            now,
+                            data={"reporter_id": reporter_id, "reason": reason},
+                        )
+                    ],
                 )
-            state = self._locked_video(connection, video_id)
+                self._route_report(connection, row, now, effects)
+            state = locked_video(connection, video_id)
             assert state is not None
-            return _video_state(state), is_new
+            return video_state(state), is_new, effects
+
+    def _route_report(
+        self,
+        connection: sa.Connection,
+        row: Mapping[Any, Any],
+        now: dt.datetime,
+        effects: Effects,
+    ) -> None:
+        reports_now = int(row["reports"]) + 1
+        status = Status(row["status"])
+        if status is Status.PENDING_REVIEW:
+            item = open_item_of(connection, row["video_id"], row["revision"])
+            if item is not None:
+                effects.queue.append(QueueChange(item, int(row["views"]), reports_now))
+            return
+        if status not in REPORTABLE:
+            return  # removed or under appeal: counted, nothing to review
+        scores: Mapping[str, float] = self._decision_in(connection, row["decision_id"]).scores
+        label = max(scores, key=lambda name: scores[name]) if scores else None
+        item = open_item(
+            connection,
+            row,
+            row["revision"],
+            ReviewReason.REPORT,
+            label,
+            scores[label] if label else 0.0,
+            self._languages,
+            now,
+        )
+        if item is None:
+            return  # this revision was reviewed already: a person's decision stands
+        connection.execute(
+            videos.update()
+            .where(videos.c.video_id == row["video_id"])
+            .values(status=Status.PENDING_REVIEW.value)
+        )
+        append_events(
+            connection,
+            [
+                event_row(
+                    row,
+                    EventType.QUEUED_FOR_REVIEW,
+                    "reports",
+                    now,
+                    label=label,
+                    data={"item_id": item.item_id, "reason": ReviewReason.REPORT.value},
+                )
+            ],
+        )
+        effects.queue.append(QueueChange(item, int(row["views"]), reports_now))
 
     # helpers -------------------------------------------------------------------------------
-
-    def _locked_video(self, connection: sa.Connection, video_id: str) -> Mapping[Any, Any] | None:
-        query = sa.select(videos).where(videos.c.video_id == video_id)
-        if is_postgresql(self._engine):
-            query = query.with_for_update()
-        row = connection.execute(query).one_or_none()
-        return row._mapping if row else None
 
     def _decision_in(self, connection: sa.Connection, decision_id: str) -> Decision:
         row = connection.execute(
@@ -222,16 +322,18 @@ class DecisionLog:
         ).one_or_none()
         if row is None:
             raise NotFoundError(f"no decision {decision_id}")
-        return _decision(row._mapping)
+        return decision(row._mapping)
 
     def _write_decision(
         self,
         connection: sa.Connection,
-        upload: Upload,
+        record: ScoringRecord,
         decision: Decision,
         previous: Mapping[Any, Any] | None,
         now: dt.datetime,
+        effects: Effects,
     ) -> None:
+        upload = record.upload
         connection.execute(
             _INSERT_DECISION,
             {
@@ -249,6 +351,14 @@ class DecisionLog:
                 "model_version": decision.model_version,
                 "policy_version": decision.policy_version,
                 "decided_at": decision.decided_at,
+            },
+        )
+        connection.execute(
+            _INSERT_CONTENT,
+            {
+                "video_id": decision.video_id,
+                "revision": decision.revision,
+                "content": record.content,
             },
         )
         language = upload.language or "und"
@@ -287,130 +397,61 @@ class DecisionLog:
         else:
             connection.execute(_UPDATE_VIDEO, {**state, "key_video_id": upload.video_id})
         video = {"video_id": upload.video_id, "region": upload.region, "language": language}
+        if previous is not None and previous["status"] == Status.PENDING_REVIEW.value:
+            effects.closed += supersede_open_items(connection, video, now)
         actor = f"model:{decision.model_version}"
-        data = {
+        data: dict[str, object] = {
             "decision_id": decision.decision_id,
             "action": decision.action.value,
             "policy_version": decision.policy_version,
         }
-        kinds = [EventType.SCORED]
+        rows = [
+            event_row(video, EventType.SCORED, actor, now, decision.label, decision.revision, data)
+        ]
+        if decision.action is Action.REVIEW:
+            label = decision.label
+            item = open_item(
+                connection,
+                video,
+                decision.revision,
+                ReviewReason.MODEL,
+                label,
+                decision.scores[label] if label else 0.0,
+                self._languages,
+                now,
+            )
+            if item is not None:
+                data = {**data, "item_id": item.item_id}
+                views = int(previous["views"]) if previous else 0
+                reports_so_far = int(previous["reports"]) if previous else 0
+                effects.queue.append(QueueChange(item, views, reports_so_far))
         if decision.action in _FOLLOW_UP:
-            kinds.append(_FOLLOW_UP[decision.action])
-        connection.execute(
-            _INSERT_EVENT,
-            [
-                _event_row(video, kind, actor, now, decision.label, decision.revision, data)
-                for kind in kinds
-            ],
-        )
-
-    def _append(
-        self,
-        connection: sa.Connection,
-        video: Mapping[Any, Any],
-        kind: EventType,
-        actor: str,
-        now: dt.datetime,
-        label: str | None = None,
-        revision: int | None = None,
-        data: Mapping[str, object] | None = None,
-    ) -> None:
-        connection.execute(
-            _INSERT_EVENT, _event_row(video, kind, actor, now, label, revision, data)
-        )
+            rows.append(
+                event_row(
+                    video,
+                    _FOLLOW_UP[decision.action],
+                    actor,
+                    now,
+                    decision.label,
+                    decision.revision,
+                    data,
+                )
+            )
+        append_events(connection, rows)
+        if removed and self._webhooks:
+            details = {
+                "status": decision.status.value,
+                "visibility": decision.visibility.value,
+                "decided_by": "model",
+                "model_version": decision.model_version,
+                "policy_version": decision.policy_version,
+            }
+            effects.deliveries.append(add_delivery(connection, rows[-1], "removed", details))
 
 
 # Statements built once: compiling .values(...) anew for every write cost more than the write.
 _INSERT_DECISION = decisions.insert()
 _INSERT_VIDEO = videos.insert()
+_INSERT_CONTENT = contents.insert()
 _UPDATE_VIDEO = videos.update().where(videos.c.video_id == sa.bindparam("key_video_id"))
-_INSERT_EVENT = events.insert()
 _FOLLOW_UP = {Action.REMOVE: EventType.AUTO_REMOVED, Action.REVIEW: EventType.QUEUED_FOR_REVIEW}
-
-
-def _event_row(
-    video: Mapping[Any, Any],
-    kind: EventType,
-    actor: str,
-    now: dt.datetime,
-    label: str | None = None,
-    revision: int | None = None,
-    data: Mapping[str, object] | None = None,
-) -> dict[str, object]:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "video_id": video["video_id"],
-        "revision": revision if revision is not None else video.get("revision"),
-        "type": kind.value,
-        "region": video["region"],
-        "language": video["language"],
-        "label": label if label is not None else video.get("label"),
-        "actor": actor,
-        "occurred_at": now,
-        "data": dict(data or {}),
-    }
-
-
-def _upsert(engine: sa.Engine) -> Any:
-    return postgresql.insert if is_postgresql(engine) else sqlite.insert
-
-
-def _video_state(row: Mapping[Any, Any]) -> VideoState:
-    return VideoState(
-        video_id=row["video_id"],
-        creator_id=row["creator_id"],
-        region=row["region"],
-        language=row["language"],
-        status=Status(row["status"]),
-        visibility=Visibility(row["visibility"]),
-        revision=row["revision"],
-        content_hash=row["content_hash"],
-        decision_id=row["decision_id"],
-        action=Action(row["action"]),
-        label=row["label"],
-        model_version=row["model_version"],
-        policy_version=row["policy_version"],
-        uploaded_at=row["uploaded_at"],
-        first_scored_at=row["first_scored_at"],
-        updated_at=row["updated_at"],
-        views=int(row["views"]),
-        reports=int(row["reports"]),
-        removed_at=row["removed_at"],
-        views_at_removal=row["views_at_removal"],
-        first_reported_at=row["first_reported_at"],
-    )
-
-
-def _decision(row: Mapping[Any, Any]) -> Decision:
-    return Decision(
-        decision_id=row["decision_id"],
-        video_id=row["video_id"],
-        revision=row["revision"],
-        action=Action(row["action"]),
-        status=Status(row["status"]),
-        visibility=Visibility(row["visibility"]),
-        label=row["label"],
-        scores=row["scores"],
-        evidence=[Evidence(**item) for item in row["evidence"]],
-        thresholds=row["thresholds"],
-        model_version=row["model_version"],
-        policy_version=row["policy_version"],
-        decided_at=row["decided_at"],
-        content_hash=row["content_hash"],
-    )
-
-
-def _event(row: Mapping[Any, Any]) -> Event:
-    return Event(
-        event_id=row["event_id"],
-        sequence=row["sequence"],
-        video_id=row["video_id"],
-        type=EventType(row["type"]),
-        region=row["region"],
-        language=row["language"],
-        label=row["label"],
-        actor=row["actor"],
-        occurred_at=row["occurred_at"],
-        revision=row["revision"],
-        data=row["data"],
-    )

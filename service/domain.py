@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from classifier import Evidence, Video
+from classifier import Evidence, TranscriptSegment, Video
 
 
 class Action(enum.StrEnum):
@@ -49,6 +49,8 @@ class EventType(enum.StrEnum):
     APPEAL_UPHELD = "appeal_upheld"
     RESTORED = "restored"
     VIEWS_UPDATED = "views_updated"
+    RELEASED = "released"  # a moderator gave a claimed item back
+    SUPERSEDED = "superseded"  # an edit replaced the revision a review item was about
 
 
 class Role(enum.StrEnum):
@@ -79,17 +81,32 @@ class Upload:
     content: Video
     duration_s: float | None = None
 
-    def content_hash(self) -> str:
-        """sha256 of the texts; the same hash means the same content (idempotent scoring)."""
+    def canonical_content(self) -> str:
+        """The texts as compact JSON: what is stored for reviewers, and what is hashed."""
         transcript: object = self.content.transcript
         if not isinstance(self.content.transcript, str):
             transcript = [[s.start_s, s.end_s, s.text] for s in self.content.transcript]
-        canonical = json.dumps(
+        return json.dumps(
             [self.content.title, self.content.description, list(self.content.hashtags), transcript],
             ensure_ascii=False,
             separators=(",", ":"),
         )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def content_hash(self) -> str:
+        """sha256 of the texts; the same hash means the same content (idempotent scoring)."""
+        return content_hash(self.canonical_content())
+
+
+def content_hash(canonical_content: str) -> str:
+    return hashlib.sha256(canonical_content.encode("utf-8")).hexdigest()
+
+
+def content_from_canonical(canonical_content: str) -> Video:
+    """The inverse of Upload.canonical_content."""
+    title, description, hashtags, transcript = json.loads(canonical_content)
+    if not isinstance(transcript, str):
+        transcript = tuple(TranscriptSegment(start, end, text) for start, end, text in transcript)
+    return Video(title, description, tuple(hashtags), transcript)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +165,43 @@ class VideoState:
     removed_at: dt.datetime | None = None
     views_at_removal: int | None = None
     first_reported_at: dt.datetime | None = None
+
+
+class ReviewReason(enum.StrEnum):
+    MODEL = "model"  # the model's score fell between the review and removal thresholds
+    REPORT = "report"  # users reported a live video
+
+
+class ItemState(enum.StrEnum):
+    OPEN = "open"
+    DECIDED = "decided"
+    SUPERSEDED = "superseded"  # an edit replaced the revision before anyone decided
+
+
+class Verdict(enum.StrEnum):
+    REMOVE = "remove"
+    APPROVE = "approve"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """One video revision waiting for (or given) a human decision."""
+
+    item_id: str
+    video_id: str
+    revision: int
+    reason: ReviewReason
+    language: str  # the queue language (review_queue.queue_language of the video's)
+    region: str
+    label: str | None  # the label that sent it to review (a report's: the highest-scoring)
+    score: float
+    state: ItemState
+    created_at: dt.datetime
+    claimed_by: str | None = None
+    lease_expires_at: dt.datetime | None = None
+    claims: int = 0
+    decided_at: dt.datetime | None = None
+    decided_by: str | None = None
+    verdict: Verdict | None = None
+    decided_label: str | None = None
+    note: str | None = None

@@ -1,5 +1,8 @@
 """The moderation use cases: score (and act), record views, record user reports.
 
+Each write's Redis side (a review item to queue, a webhook to send) is handed to ``dispatch``
+after the log has committed it.
+
 Independent of HTTP: routes call these, and so will the simulator and the CLI. Time comes from
 an injected clock so a simulated quarter can run in seconds.
 """
@@ -13,8 +16,9 @@ from dataclasses import dataclass, replace
 
 from classifier import Evidence, OnnxScorer, VideoScores, detect_language
 from service.decision_log import DecisionLog, ScoringRecord
-from service.domain import Action, Decision, Upload, VideoState
+from service.domain import Action, Decision, Upload, VideoState, content_hash
 from service.policy import Policy, decide
+from service.review_log import Effects
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,7 @@ class Moderation:
         clock: Clock = system_clock,
         length_aware: bool = True,
         on_decision: Callable[[Decision], None] | None = None,
+        dispatch: Callable[[Effects, dt.datetime], None] | None = None,
     ) -> None:
         self._log = decision_log
         self._scorer = scorer
@@ -48,6 +53,11 @@ class Moderation:
         self._clock = clock
         self._length_aware = length_aware
         self._on_decision = on_decision
+        self._dispatch = dispatch  # applies a write's Redis side (review queue, webhooks)
+
+    def _apply(self, effects: Effects, now: dt.datetime) -> None:
+        if self._dispatch is not None:
+            self._dispatch(effects, now)
 
     def score(self, uploads: Sequence[Upload]) -> list[Scored]:
         """Decide each upload (one batched model run); all are logged together or none.
@@ -59,13 +69,13 @@ class Moderation:
         scorer = self._scorer()
         results = scorer.score_videos([upload.content for upload in uploads])
         records = [
-            self._record(upload, upload.content_hash(), result, scorer)
+            self._record(upload, upload.canonical_content(), result, scorer)
             for upload, result in zip(uploads, results, strict=True)
         ]
-        outcome = [
-            Scored(decision, is_new)
-            for decision, is_new in self._log.record_scorings(records, self._clock())
-        ]
+        now = self._clock()
+        logged, effects = self._log.record_scorings(records, now)
+        self._apply(effects, now)
+        outcome = [Scored(decision, is_new) for decision, is_new in logged]
         for scored in outcome:
             if scored.is_new:
                 decision = scored.decision
@@ -83,17 +93,17 @@ class Moderation:
         return outcome
 
     def _record(
-        self, upload: Upload, content_hash: str, result: VideoScores, scorer: OnnxScorer
+        self, upload: Upload, content: str, result: VideoScores, scorer: OnnxScorer
     ) -> ScoringRecord:
         if upload.language is None:
-            content = upload.content
-            transcript = content.transcript
+            video = upload.content
+            transcript = video.transcript
             spoken = (
                 transcript if isinstance(transcript, str) else " ".join(s.text for s in transcript)
             )
             upload = replace(
                 upload,
-                language=detect_language(" ".join((content.title, content.description, spoken))),
+                language=detect_language(" ".join((video.title, video.description, spoken))),
             )
         choice = decide(
             result.scores,
@@ -105,7 +115,8 @@ class Moderation:
         )
         return ScoringRecord(
             upload=upload,
-            content_hash=content_hash,
+            content=content,
+            content_hash=content_hash(content),
             action=choice.action,
             label=choice.label,
             scores=dict(result.scores),  # unrounded: exactly what the thresholds were applied to
@@ -116,14 +127,19 @@ class Moderation:
         )
 
     def record_views(self, video_id: str, views: int, actor: str) -> VideoState:
-        return self._log.record_views(video_id, views, actor, self._clock())
+        now = self._clock()
+        state, effects = self._log.record_views(video_id, views, actor, now)
+        self._apply(effects, now)
+        return state
 
     def record_report(
         self, video_id: str, reporter_id: str, reason: str, actor: str
     ) -> tuple[VideoState, bool]:
-        state, is_new = self._log.record_report(
-            video_id, reporter_id, reason, f"{actor}/user:{reporter_id}", self._clock()
+        now = self._clock()
+        state, is_new, effects = self._log.record_report(
+            video_id, reporter_id, reason, f"{actor}/user:{reporter_id}", now
         )
+        self._apply(effects, now)
         if is_new:
             log.info("video.reported", extra={"video_id": video_id, "reports": state.reports})
         return state, is_new

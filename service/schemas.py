@@ -152,3 +152,86 @@ class Problem(BaseModel):
     detail: str
     instance: str | None = None
     errors: list[dict[str, object]] | None = None
+
+
+# --- human review -------------------------------------------------------------------------
+
+
+class ReviewItemOut(BaseModel):
+    item_id: str
+    video_id: str
+    revision: int
+    reason: Literal["model", "report"] = Field(description="what sent it to review")
+    queue_language: str
+    region: str
+    label: str | None = Field(description="the label that sent it to review")
+    score: float
+    state: Literal["open", "decided", "superseded"]
+    created_at: dt.datetime
+    claimed_by: str | None
+    lease_expires_at: dt.datetime | None
+    lease_remaining_s: float | None
+    claims: int
+    decided_at: dt.datetime | None
+    decided_by: str | None
+    verdict: Literal["remove", "approve"] | None
+    decided_label: str | None
+    note: str | None
+
+
+class ContentOut(BaseModel):
+    title: str
+    description: str
+    hashtags: list[str]
+    transcript: str | list[SegmentIn]
+
+
+class ReviewVideoOut(BaseModel):
+    video_id: str
+    creator_id: str
+    region: str
+    language: str
+    status: str
+    visibility: str
+    revision: int
+    uploaded_at: dt.datetime
+    views: int
+    reports: int
+
+
+class ClaimOut(BaseModel):
+    """A leased item with everything needed to decide it."""
+
+    item: ReviewItemOut
+    video: ReviewVideoOut
+    decision: DecisionOut = Field(description="the model's decision on this revision")
+    content: ContentOut | None = Field(description="the texts that were scored")
+
+
+class ReviewDecisionIn(BaseModel):
+    verdict: Literal["remove", "approve"]
+    label: str | None = Field(default=None, description="the policy label; removals only")
+    note: str | None = Field(default=None, description="for the log and later reviewers")
+
+
+class ReviewDecisionOut(BaseModel):
+    item: ReviewItemOut
+    video: ReviewVideoOut
+
+
+class QueueOut(BaseModel):
+    queue: str = Field(description="the RQ queue name, e.g. review:ur:high")
+    language: str
+    priority: Literal["high", "normal", "low"]
+    waiting: int
+    leased: int
+    oldest_age_s: float | None
+    past_target: int = Field(description="items older than the target age (default 24 h)")
+
+
+class QueuesOut(BaseModel):
+    target_s: float
+    waiting: int
+    leased: int
+    past_target: int
+    queues: list[QueueOut]

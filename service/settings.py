@@ -10,7 +10,7 @@ import functools
 import os
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +56,26 @@ class Settings(BaseSettings):
     length_aware_thresholds: bool = True
     api_key_cache_s: float = Field(default=10.0, ge=0, le=3600)
 
+    # Human review (review_queue/). Languages with their own queues; a video in another
+    # language goes to the "other" queues, which keys without languages can claim.
+    review_languages: list[str] = Field(default_factory=lambda: ["en", "ur", "ur-Latn"])
+    review_lease_s: float = Field(default=600.0, ge=5, le=86_400)
+    review_target_s: float = Field(default=86_400.0, ge=60)  # "past target" in queue stats
+    max_note_chars: int = Field(default=2_000, ge=1, le=2_000)
+
+    # Webhooks to the upload pipeline: off until a URL is set. Deliveries are retried after
+    # each of these delays, then left in RQ's failed registry.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr = SecretStr("")
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    webhook_retry_intervals_s: list[int] = Field(
+        default_factory=lambda: [10, 60, 300, 1_800, 7_200, 21_600]
+    )
+
+    # The worker (mizan worker): how often leases are swept and Redis reconciled with the log.
+    sweep_interval_s: int = Field(default=15, ge=1, le=3_600)
+    reconcile_interval_s: int = Field(default=300, ge=10, le=86_400)
+
     # Limits: a request over any of them is refused (413 or 422) and nothing is written.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)  # one video
     max_batch_body_bytes: int = Field(default=16_777_216, ge=1024)  # score-batch
@@ -68,6 +88,19 @@ class Settings(BaseSettings):
     max_transcript_segments: int = Field(default=10_000, ge=1)
     max_id_chars: int = Field(default=128, ge=8, le=255)
     max_report_reason_chars: int = Field(default=1_000, ge=1)
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and len(self.webhook_secret.get_secret_value()) < 16:
+            raise ValueError("MIZAN_WEBHOOK_SECRET must be set (16+ characters) with a webhook URL")
+        for language in self.review_languages:
+            if not language or ":" in language:
+                raise ValueError(f"not a language for a queue name: {language!r}")
+        return self
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        return bool(self.webhook_url)
 
     def sqlite_path(self) -> Path:
         return self.state_dir / "mizan.db"

@@ -138,3 +138,56 @@ api_keys = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime, nullable=True),
 )
+
+# One row per video revision sent to human review (DESIGN.md section 7); Redis queues are
+# rebuilt from the open ones. Unique per revision: a revision is reviewed once, however many
+# reports arrive.
+review_items = sa.Table(
+    "review_items",
+    metadata,
+    sa.Column("item_id", sa.String(40), primary_key=True),
+    sa.Column("video_id", ID, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("reason", sa.String(16), nullable=False),
+    sa.Column("language", sa.String(35), nullable=False),
+    sa.Column("region", sa.String(2), nullable=False),
+    sa.Column("label", sa.String(64), nullable=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_by", sa.String(160), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+    sa.Column("claims", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("decided_by", sa.String(160), nullable=True),
+    sa.Column("verdict", sa.String(16), nullable=True),
+    sa.Column("decided_label", sa.String(64), nullable=True),
+    sa.Column("note", sa.String(2000), nullable=True),
+    sa.UniqueConstraint("video_id", "revision", name="uq_review_items_video_revision"),
+    sa.Index("ix_review_items_state", "state", "created_at"),
+)
+
+# The texts of each scored revision, as Upload.canonical_content: what reviewers read.
+contents = sa.Table(
+    "contents",
+    metadata,
+    sa.Column("video_id", ID, primary_key=True),
+    sa.Column("revision", sa.Integer, primary_key=True),
+    sa.Column("content", sa.Text, nullable=False),
+)
+
+# Transactional outbox of webhooks: written with the event they announce, delivered by an
+# RQ job, re-enqueued by reconcile until delivered_at is set.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("video_id", ID, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Index("ix_outbox_pending", "delivered_at", "created_at"),
+)

@@ -25,6 +25,7 @@ def record(video_id: str, title: str = "hello", action: Action = Action.ALLOW) -
     upload = Upload(video_id, "creator", "PK", "en", NOW, Video(title=title))
     return ScoringRecord(
         upload=upload,
+        content=upload.canonical_content(),
         content_hash=upload.content_hash(),
         action=action,
         label=None if action is Action.ALLOW else "spam",
@@ -44,7 +45,7 @@ def test_migrations_create_exactly_the_declared_schema(engine: sa.Engine) -> Non
 
 def test_a_scoring_writes_decision_events_and_state_together(engine: sa.Engine) -> None:
     log = DecisionLog(engine)
-    [(decision, is_new)] = log.record_scorings([record("v1", action=Action.REMOVE)], NOW)
+    [(decision, is_new)], _ = log.record_scorings([record("v1", action=Action.REMOVE)], NOW)
     assert is_new
     state = log.current("v1")
     assert state is not None
@@ -59,9 +60,9 @@ def test_a_scoring_writes_decision_events_and_state_together(engine: sa.Engine) 
 
 def test_same_content_returns_the_first_decision_and_writes_nothing(engine: sa.Engine) -> None:
     log = DecisionLog(engine)
-    [(first, _)] = log.record_scorings([record("v1")], NOW)
+    [(first, _)], _ = log.record_scorings([record("v1")], NOW)
     before = log.count_rows()
-    [(again, is_new)] = log.record_scorings([record("v1")], NOW + dt.timedelta(hours=1))
+    [(again, is_new)], _ = log.record_scorings([record("v1")], NOW + dt.timedelta(hours=1))
     assert (again, is_new) == (first, False)
     assert log.count_rows() == before
 
@@ -69,7 +70,7 @@ def test_same_content_returns_the_first_decision_and_writes_nothing(engine: sa.E
 def test_edited_content_is_a_new_revision(engine: sa.Engine) -> None:
     log = DecisionLog(engine)
     log.record_scorings([record("v1", "first")], NOW)
-    [(second, is_new)] = log.record_scorings([record("v1", "second", Action.REVIEW)], NOW)
+    [(second, is_new)], _ = log.record_scorings([record("v1", "second", Action.REVIEW)], NOW)
     assert is_new
     assert second.revision == 2
     state = log.current("v1")
@@ -93,7 +94,7 @@ def test_concurrent_duplicates_make_one_decision(engine: sa.Engine) -> None:
 
     def write(_: int) -> str:
         barrier.wait()
-        [(decision, _)] = log.record_scorings([record("v1")], NOW)
+        [(decision, _)], _ = log.record_scorings([record("v1")], NOW)
         return decision.decision_id
 
     with ThreadPoolExecutor(8) as pool:
@@ -106,8 +107,8 @@ def test_concurrent_duplicates_make_one_decision(engine: sa.Engine) -> None:
 def test_views_only_grow(engine: sa.Engine) -> None:
     log = DecisionLog(engine)
     log.record_scorings([record("v1")], NOW)
-    assert log.record_views("v1", 10, "pipeline", NOW).views == 10
-    assert log.record_views("v1", 5, "pipeline", NOW).views == 10  # stale count: no change
+    assert log.record_views("v1", 10, "pipeline", NOW)[0].views == 10
+    assert log.record_views("v1", 5, "pipeline", NOW)[0].views == 10  # stale count: no change
     events = [e for e in log.history("v1") if e.type is EventType.VIEWS_UPDATED]
     assert [e.data["views"] for e in events] == [10]
     with pytest.raises(NotFoundError):
@@ -127,12 +128,12 @@ def test_views_at_removal_come_from_the_views_before_it(engine: sa.Engine) -> No
 def test_a_reporter_counts_once(engine: sa.Engine) -> None:
     log = DecisionLog(engine)
     log.record_scorings([record("v1")], NOW)
-    state, counted = log.record_report("v1", "u1", "spam", "pipeline", NOW)
+    state, counted, _ = log.record_report("v1", "u1", "spam", "pipeline", NOW)
     assert (state.reports, counted, state.first_reported_at) == (1, True, NOW)
     later = NOW + dt.timedelta(hours=1)
-    state, counted = log.record_report("v1", "u1", "spam again", "pipeline", later)
+    state, counted, _ = log.record_report("v1", "u1", "spam again", "pipeline", later)
     assert (state.reports, counted) == (1, False)
-    state, counted = log.record_report("v1", "u2", "abuse", "pipeline", later)
+    state, counted, _ = log.record_report("v1", "u2", "abuse", "pipeline", later)
     assert (state.reports, counted, state.first_reported_at) == (2, True, NOW)
     reported = [e for e in log.history("v1") if e.type is EventType.USER_REPORTED]
     assert [e.data["reporter_id"] for e in reported] == ["u1", "u2"]

@@ -22,6 +22,10 @@ ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/videos/{video_id}"): frozenset({Role.UPLOADER, Role.MODERATOR, Role.ANALYST}),
     ("POST", "/v1/videos/{video_id}/views"): frozenset({Role.UPLOADER}),
     ("POST", "/v1/videos/{video_id}/reports"): frozenset({Role.UPLOADER}),
+    ("GET", "/v1/review/queues"): frozenset({Role.MODERATOR}),
+    ("POST", "/v1/review/claim"): frozenset({Role.MODERATOR}),
+    ("POST", "/v1/review/items/{item_id}/decision"): frozenset({Role.MODERATOR}),
+    ("POST", "/v1/review/items/{item_id}/release"): frozenset({Role.MODERATOR}),
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
@@ -31,6 +35,13 @@ BODIES: dict[str, object] = {
     "/v1/videos/score-batch": {"videos": [video("m2")]},
     "/v1/videos/{video_id}/views": {"views": 1},
     "/v1/videos/{video_id}/reports": {"reason": "spam", "reporter_id": "u1"},
+    "/v1/review/items/{item_id}/decision": {"verdict": "approve"},
+}
+# What an allowed caller gets when it is not 200: an empty queue, an item that does not exist.
+ALLOWED_STATUS: dict[str, set[int]] = {
+    "/v1/review/claim": {200, 204},
+    "/v1/review/items/{item_id}/decision": {404},
+    "/v1/review/items/{item_id}/release": {404},
 }
 
 
@@ -56,7 +67,7 @@ def test_access(
 ) -> None:
     allowed = ROLES[(method, path)]
     headers = make_key(role) if role else {}
-    url = path.replace("{video_id}", "m0")
+    url = path.replace("{video_id}", "m0").replace("{item_id}", "r0")
     if "{video_id}" in path:  # the video must exist for the allowed roles to succeed
         client.post("/v1/videos/score", json=video("m0"), headers=make_key(Role.UPLOADER))
     response = client.request(method, url, json=BODIES.get(path), headers=headers)
@@ -66,7 +77,7 @@ def test_access(
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
     elif role in allowed:
-        assert response.status_code == 200, response.text
+        assert response.status_code in ALLOWED_STATUS.get(path, {200}), response.text
     else:
         assert response.status_code == 403
         assert response.json()["type"] == "/problems/forbidden"

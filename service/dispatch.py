@@ -1,0 +1,75 @@
+"""Applies a committed write's Effects to Redis: review items into their queues (or moved to
+the queue their new priority asks for), closed items out, webhook deliveries enqueued.
+
+Never raises on a Redis failure: the decision is already in the log, which is what the caller
+was promised, and `mizan reconcile` (run periodically by the worker) redoes what failed here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from review_queue import QueuedItem, ReviewQueues, priority_for
+from service import metrics
+from service.review_log import Effects, QueueChange
+from service.webhooks import enqueue_delivery
+
+log = logging.getLogger(__name__)
+
+
+def queued_item(change: QueueChange) -> QueuedItem:
+    item = change.item
+    return QueuedItem(
+        item_id=item.item_id,
+        video_id=item.video_id,
+        revision=item.revision,
+        language=item.language,
+        priority=priority_for(item.score, change.views, change.reports),
+        since=item.created_at.timestamp(),
+    )
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        redis: Redis,
+        queues: ReviewQueues,
+        *,
+        retry_intervals_s: Sequence[int] = (),
+        webhook_timeout_s: float = 10.0,
+    ) -> None:
+        self._redis = redis
+        self._queues = queues
+        self._retry_intervals_s = tuple(retry_intervals_s)
+        self._webhook_timeout_s = webhook_timeout_s
+
+    def apply(self, effects: Effects, now: dt.datetime) -> None:
+        try:
+            for change in effects.queue:
+                queued = queued_item(change)
+                if not self._queues.enqueue([queued]):
+                    self._queues.move(queued.item_id, queued.language, queued.priority)
+            for item_id in effects.closed:
+                self._queues.finish(item_id, now.timestamp(), canceled=True)
+            for event_id in effects.deliveries:
+                self.deliver(event_id)
+        except RedisError as exc:
+            metrics.count_deferred_effect()
+            log.warning(
+                "effects.deferred",
+                extra={
+                    "error": str(exc),
+                    "items": [change.item.item_id for change in effects.queue],
+                    "deliveries": effects.deliveries,
+                },
+            )
+
+    def deliver(self, event_id: str) -> bool:
+        return enqueue_delivery(
+            self._redis, event_id, self._retry_intervals_s, self._webhook_timeout_s
+        )

@@ -1,0 +1,100 @@
+"""The RQ job functions that need the decision log: webhook delivery, the lease sweep and
+reconcile. The API enqueues them by path (service.webhooks.DELIVER); `mizan worker` runs them.
+
+Resources are built lazily, in the process that runs the job: rq's default worker forks a
+work horse per job, and an engine or client made in the parent would share its sockets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from dataclasses import dataclass
+
+import httpx
+from redis import Redis
+
+from service import wiring
+from service.outbox import Outbox
+from service.review import Review
+from service.settings import Settings, get_settings
+from service.webhooks import send
+
+_settings: Settings | None = None
+
+
+def use_settings(settings: Settings | None) -> None:
+    """Settings for jobs run in this process (tests, `mizan worker`); default: environment."""
+    global _settings
+    _settings = settings
+    close()
+
+
+@dataclass(frozen=True)
+class _Context:
+    settings: Settings
+    outbox: Outbox
+    review: Review
+    redis: Redis
+    http: httpx.Client
+    parts: wiring.Parts
+
+
+@functools.cache
+def _context() -> _Context:
+    settings = _settings or get_settings()
+    parts = wiring.build(settings)
+    return _Context(
+        settings=settings,
+        outbox=parts.outbox,
+        review=parts.review,
+        redis=parts.redis.client,
+        http=httpx.Client(timeout=settings.webhook_timeout_s),
+        parts=parts,
+    )
+
+
+def close() -> None:
+    if _context.cache_info().currsize:
+        context = _context()
+        context.http.close()
+        context.parts.close()
+    _context.cache_clear()
+
+
+def deliver_webhook(event_id: str) -> str:
+    """Send one outbox event; raise (so rq retries) until the receiver answers 2xx."""
+    context = _context()
+    delivery = context.outbox.get(event_id)
+    if delivery is None:
+        return "unknown event"  # nothing to send, and retrying will not change that
+    if delivery.delivered_at is not None:
+        return "already delivered"
+    url = context.settings.webhook_url
+    if not url:
+        raise RuntimeError("no webhook URL configured (MIZAN_WEBHOOK_URL)")
+    now = time.time()
+    try:
+        send(
+            context.http,
+            url,
+            context.settings.webhook_secret.get_secret_value(),
+            delivery.payload,
+            now,
+        )
+    except httpx.HTTPError as exc:
+        context.outbox.record_attempt(
+            event_id, f"{type(exc).__name__}: {exc}", context.parts.clock()
+        )
+        raise
+    context.outbox.record_attempt(event_id, None, context.parts.clock())
+    return "delivered"
+
+
+def sweep_leases() -> int:
+    return _context().review.sweep()
+
+
+def reconcile() -> dict[str, int]:
+    return dataclasses.asdict(_context().review.reconcile())

@@ -1,0 +1,168 @@
+"""Row helpers shared by the decision log and the review log: locking a video's row,
+appending events, and mapping rows into domain objects.
+
+Both logs write in the same transactions (a scoring that opens a review item, a human decision
+that changes a video), so the pieces they share live here rather than in either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from classifier import Evidence
+from service.domain import (
+    Action,
+    Decision,
+    Event,
+    EventType,
+    ItemState,
+    ReviewItem,
+    ReviewReason,
+    Status,
+    Verdict,
+    VideoState,
+    Visibility,
+)
+from service.tables import events, review_items, videos
+
+# Statements built once: compiling .values(...) anew for every write cost more than the write.
+INSERT_EVENT = events.insert()
+
+
+def locked_video(connection: sa.Connection, video_id: str) -> Mapping[Any, Any] | None:
+    """The video's row, locked until the transaction ends (SQLite: the write lock is held)."""
+    query = sa.select(videos).where(videos.c.video_id == video_id)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = connection.execute(query).one_or_none()
+    return row._mapping if row else None
+
+
+def append_events(connection: sa.Connection, rows: list[dict[str, object]]) -> None:
+    connection.execute(INSERT_EVENT, rows)
+
+
+def event_row(
+    video: Mapping[Any, Any],
+    kind: EventType,
+    actor: str,
+    now: dt.datetime,
+    label: str | None = None,
+    revision: int | None = None,
+    data: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "video_id": video["video_id"],
+        "revision": revision if revision is not None else video.get("revision"),
+        "type": kind.value,
+        "region": video["region"],
+        "language": video["language"],
+        "label": label if label is not None else video.get("label"),
+        "actor": actor,
+        "occurred_at": now,
+        "data": dict(data or {}),
+    }
+
+
+def upsert(connection: sa.Connection) -> Any:
+    """The dialect's INSERT with ON CONFLICT support."""
+    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+
+
+def video_state(row: Mapping[Any, Any]) -> VideoState:
+    return VideoState(
+        video_id=row["video_id"],
+        creator_id=row["creator_id"],
+        region=row["region"],
+        language=row["language"],
+        status=Status(row["status"]),
+        visibility=Visibility(row["visibility"]),
+        revision=row["revision"],
+        content_hash=row["content_hash"],
+        decision_id=row["decision_id"],
+        action=Action(row["action"]),
+        label=row["label"],
+        model_version=row["model_version"],
+        policy_version=row["policy_version"],
+        uploaded_at=row["uploaded_at"],
+        first_scored_at=row["first_scored_at"],
+        updated_at=row["updated_at"],
+        views=int(row["views"]),
+        reports=int(row["reports"]),
+        removed_at=row["removed_at"],
+        views_at_removal=row["views_at_removal"],
+        first_reported_at=row["first_reported_at"],
+    )
+
+
+def decision(row: Mapping[Any, Any]) -> Decision:
+    return Decision(
+        decision_id=row["decision_id"],
+        video_id=row["video_id"],
+        revision=row["revision"],
+        action=Action(row["action"]),
+        status=Status(row["status"]),
+        visibility=Visibility(row["visibility"]),
+        label=row["label"],
+        scores=row["scores"],
+        evidence=[Evidence(**item) for item in row["evidence"]],
+        thresholds=row["thresholds"],
+        model_version=row["model_version"],
+        policy_version=row["policy_version"],
+        decided_at=row["decided_at"],
+        content_hash=row["content_hash"],
+    )
+
+
+def event(row: Mapping[Any, Any]) -> Event:
+    return Event(
+        event_id=row["event_id"],
+        sequence=row["sequence"],
+        video_id=row["video_id"],
+        type=EventType(row["type"]),
+        region=row["region"],
+        language=row["language"],
+        label=row["label"],
+        actor=row["actor"],
+        occurred_at=row["occurred_at"],
+        revision=row["revision"],
+        data=row["data"],
+    )
+
+
+def review_item(row: Mapping[Any, Any]) -> ReviewItem:
+    return ReviewItem(
+        item_id=row["item_id"],
+        video_id=row["video_id"],
+        revision=row["revision"],
+        reason=ReviewReason(row["reason"]),
+        language=row["language"],
+        region=row["region"],
+        label=row["label"],
+        score=float(row["score"]),
+        state=ItemState(row["state"]),
+        created_at=row["created_at"],
+        claimed_by=row["claimed_by"],
+        lease_expires_at=row["lease_expires_at"],
+        claims=int(row["claims"]),
+        decided_at=row["decided_at"],
+        decided_by=row["decided_by"],
+        verdict=Verdict(row["verdict"]) if row["verdict"] else None,
+        decided_label=row["decided_label"],
+        note=row["note"],
+    )
+
+
+def select_item(item_id: str, *, lock: bool, connection: sa.Connection) -> Mapping[Any, Any] | None:
+    query = sa.select(review_items).where(review_items.c.item_id == item_id)
+    if lock and connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = connection.execute(query).one_or_none()
+    return row._mapping if row else None

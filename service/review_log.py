@@ -1,0 +1,397 @@
+"""The review items in the decision log: opened with a scoring or a report, claimed, released,
+expired and decided, each with its event, in the same transaction as the video's state.
+
+The log, not Redis, decides whether a decision stands: the item must be open and its latest
+claim must be the decider's and unexpired. Redis only orders the work (review_queue/).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from classifier import Video
+from review_queue import queue_language
+from service.database import write_transaction
+from service.domain import (
+    EventType,
+    ItemState,
+    ReviewItem,
+    ReviewReason,
+    Status,
+    Verdict,
+    VideoState,
+    Visibility,
+    content_from_canonical,
+)
+from service.errors import ConflictError, NotFoundError
+from service.log_rows import (
+    append_events,
+    event_row,
+    locked_video,
+    review_item,
+    select_item,
+    video_state,
+)
+from service.outbox import add_delivery
+from service.tables import contents, review_items, videos
+
+
+@dataclass(frozen=True, slots=True)
+class QueueChange:
+    """An open item to put in (or move within) the Redis queues, with what sets its priority."""
+
+    item: ReviewItem
+    views: int
+    reports: int
+
+
+@dataclass
+class Effects:
+    """What a committed write asks of Redis: queue changes, items that no longer need a
+    decision, and webhooks to deliver. Applied after commit; reconcile repairs any that fail."""
+
+    queue: list[QueueChange] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+    deliveries: list[str] = field(default_factory=list)
+
+    def extend(self, other: Effects) -> None:
+        self.queue += other.queue
+        self.closed += other.closed
+        self.deliveries += other.deliveries
+
+
+def open_item(
+    connection: sa.Connection,
+    video: Mapping[str, Any],
+    revision: int,
+    reason: ReviewReason,
+    label: str | None,
+    score: float,
+    languages: Sequence[str],
+    now: dt.datetime,
+) -> ReviewItem | None:
+    """Open the review item of this revision; None if the revision already has one."""
+    existing = connection.execute(
+        sa.select(review_items.c.item_id).where(
+            review_items.c.video_id == video["video_id"], review_items.c.revision == revision
+        )
+    ).first()
+    if existing is not None:
+        return None
+    row = {
+        "item_id": f"r{uuid.uuid4().hex}",
+        "video_id": video["video_id"],
+        "revision": revision,
+        "reason": reason.value,
+        "language": queue_language(video["language"], languages),
+        "region": video["region"],
+        "label": label,
+        "score": score,
+        "state": ItemState.OPEN.value,
+        "created_at": now,
+        "claims": 0,
+    }
+    connection.execute(_INSERT_ITEM, row)
+    return review_item({**row, **_UNSET})
+
+
+def supersede_open_items(
+    connection: sa.Connection, video: Mapping[str, Any], now: dt.datetime
+) -> list[str]:
+    """Close the video's open items (an edit replaced what they were about)."""
+    ids = [
+        row.item_id
+        for row in connection.execute(
+            sa.select(review_items.c.item_id).where(
+                review_items.c.video_id == video["video_id"],
+                review_items.c.state == ItemState.OPEN.value,
+            )
+        )
+    ]
+    if ids:
+        connection.execute(
+            review_items.update()
+            .where(review_items.c.item_id.in_(ids))
+            .values(state=ItemState.SUPERSEDED.value)
+        )
+        append_events(
+            connection,
+            [
+                event_row(video, EventType.SUPERSEDED, "system", now, data={"item_id": item_id})
+                for item_id in ids
+            ],
+        )
+    return ids
+
+
+def open_item_of(connection: sa.Connection, video_id: str, revision: int) -> ReviewItem | None:
+    row = connection.execute(
+        sa.select(review_items).where(
+            review_items.c.video_id == video_id,
+            review_items.c.revision == revision,
+            review_items.c.state == ItemState.OPEN.value,
+        )
+    ).one_or_none()
+    return review_item(row._mapping) if row else None
+
+
+def _video_of(connection: sa.Connection, video_id: str) -> Mapping[Any, Any]:
+    """The columns an event copies from its video (region and language, not the queue's)."""
+    row = connection.execute(
+        sa.select(videos.c.video_id, videos.c.region, videos.c.language).where(
+            videos.c.video_id == video_id
+        )
+    ).one()
+    return row._mapping
+
+
+_INSERT_ITEM = review_items.insert()
+_UNSET = {
+    "claimed_by": None,
+    "lease_expires_at": None,
+    "decided_at": None,
+    "decided_by": None,
+    "verdict": None,
+    "decided_label": None,
+    "note": None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    item: ReviewItem
+    video: VideoState
+    effects: Effects
+
+
+class ReviewLog:
+    def __init__(self, engine: sa.Engine, *, webhooks: bool = False) -> None:
+        self._engine = engine
+        self._webhooks = webhooks
+
+    # reads ---------------------------------------------------------------------------------
+
+    def item(self, item_id: str) -> ReviewItem:
+        with self._engine.connect() as connection:
+            row = select_item(item_id, lock=False, connection=connection)
+        if row is None:
+            raise NotFoundError(f"no review item {item_id}")
+        return review_item(row)
+
+    def items_of(self, video_id: str) -> list[ReviewItem]:
+        query = (
+            sa.select(review_items)
+            .where(review_items.c.video_id == video_id)
+            .order_by(review_items.c.created_at)
+        )
+        with self._engine.connect() as connection:
+            return [review_item(row._mapping) for row in connection.execute(query)]
+
+    def open_items(self) -> list[QueueChange]:
+        """Every open item with its video's views and reports, oldest first (reconcile)."""
+        query = (
+            sa.select(review_items, videos.c.views, videos.c.reports)
+            .join(videos, videos.c.video_id == review_items.c.video_id)
+            .where(review_items.c.state == ItemState.OPEN.value)
+            .order_by(review_items.c.created_at)
+        )
+        with self._engine.connect() as connection:
+            return [
+                QueueChange(review_item(row._mapping), int(row.views), int(row.reports))
+                for row in connection.execute(query)
+            ]
+
+    def content(self, video_id: str, revision: int) -> Video | None:
+        with self._engine.connect() as connection:
+            text = connection.scalar(
+                sa.select(contents.c.content).where(
+                    contents.c.video_id == video_id, contents.c.revision == revision
+                )
+            )
+        return content_from_canonical(text) if text is not None else None
+
+    # writes --------------------------------------------------------------------------------
+
+    def claim(
+        self, item_id: str, holder: str, expires_at: dt.datetime, now: dt.datetime
+    ) -> ReviewItem | None:
+        """Record a lease Redis granted; None if the item no longer needs a decision."""
+        with write_transaction(self._engine) as connection:
+            row = select_item(item_id, lock=True, connection=connection)
+            if row is None or row["state"] != ItemState.OPEN.value:
+                return None
+            connection.execute(
+                review_items.update()
+                .where(review_items.c.item_id == item_id)
+                .values(
+                    claimed_by=holder,
+                    lease_expires_at=expires_at,
+                    claims=review_items.c.claims + 1,
+                )
+            )
+            append_events(
+                connection,
+                [
+                    event_row(
+                        _video_of(connection, row["video_id"]),
+                        EventType.CLAIMED,
+                        holder,
+                        now,
+                        label=row["label"],
+                        revision=row["revision"],
+                        data={"item_id": item_id, "lease_expires_at": expires_at.isoformat()},
+                    )
+                ],
+            )
+            updated = select_item(item_id, lock=False, connection=connection)
+            assert updated is not None
+            return review_item(updated)
+
+    def release(self, item_id: str, holder: str, now: dt.datetime) -> ReviewItem:
+        with write_transaction(self._engine) as connection:
+            row = self._held(connection, item_id, holder, now)
+            connection.execute(
+                review_items.update()
+                .where(review_items.c.item_id == item_id)
+                .values(claimed_by=None, lease_expires_at=None)
+            )
+            append_events(
+                connection,
+                [
+                    event_row(
+                        _video_of(connection, row["video_id"]),
+                        EventType.RELEASED,
+                        holder,
+                        now,
+                        label=row["label"],
+                        revision=row["revision"],
+                        data={"item_id": item_id},
+                    )
+                ],
+            )
+            return review_item({**row, "claimed_by": None, "lease_expires_at": None})
+
+    def expire(self, leases: Sequence[tuple[str, str]], now: dt.datetime) -> int:
+        """Log the end of leases Redis found expired ((item id, holder) pairs); returns how
+        many were still the item's current claim."""
+        ended = 0
+        with write_transaction(self._engine) as connection:
+            for item_id, holder in leases:
+                row = select_item(item_id, lock=True, connection=connection)
+                if row is None or row["claimed_by"] != holder:
+                    continue
+                connection.execute(
+                    review_items.update()
+                    .where(review_items.c.item_id == item_id)
+                    .values(claimed_by=None, lease_expires_at=None)
+                )
+                append_events(
+                    connection,
+                    [
+                        event_row(
+                            _video_of(connection, row["video_id"]),
+                            EventType.LEASE_EXPIRED,
+                            "system",
+                            now,
+                            label=row["label"],
+                            revision=row["revision"],
+                            data={"item_id": item_id, "holder": holder},
+                        )
+                    ],
+                )
+                ended += 1
+        return ended
+
+    def decide(
+        self,
+        item_id: str,
+        holder: str,
+        verdict: Verdict,
+        label: str | None,
+        note: str | None,
+        now: dt.datetime,
+    ) -> Decided:
+        """A moderator's decision: the video is removed by a person, or live again."""
+        with self._engine.connect() as connection:
+            peek = select_item(item_id, lock=False, connection=connection)
+        if peek is None:
+            raise NotFoundError(f"no review item {item_id}")
+        with write_transaction(self._engine) as connection:
+            # the video's row first, then the item's: the order scoring locks them in
+            video = locked_video(connection, peek["video_id"])
+            row = self._held(connection, item_id, holder, now)
+            assert video is not None  # an item is only opened for a logged video
+            if verdict is Verdict.REMOVE:
+                status, visibility, kind = Status.REMOVED, Visibility.REMOVED, "removed"
+                event_type = EventType.HUMAN_REMOVED
+                changes: dict[str, object] = {
+                    "removed_at": now,
+                    "views_at_removal": video["views"],
+                    "label": label,
+                }
+            else:
+                status, visibility, kind = Status.LIVE, Visibility.PUBLIC, "approved"
+                event_type = EventType.HUMAN_APPROVED
+                changes = {}
+            connection.execute(
+                videos.update()
+                .where(videos.c.video_id == row["video_id"])
+                .values(status=status.value, visibility=visibility.value, updated_at=now, **changes)
+            )
+            connection.execute(
+                review_items.update()
+                .where(review_items.c.item_id == item_id)
+                .values(
+                    state=ItemState.DECIDED.value,
+                    decided_at=now,
+                    decided_by=holder,
+                    verdict=verdict.value,
+                    decided_label=label,
+                    note=note,
+                )
+            )
+            event = event_row(
+                video,
+                event_type,
+                holder,
+                now,
+                label=label if verdict is Verdict.REMOVE else row["label"],
+                revision=row["revision"],
+                data={"item_id": item_id, "reason": row["reason"], "note": note},
+            )
+            append_events(connection, [event])
+            effects = Effects()
+            if self._webhooks:
+                details = {
+                    "status": status.value,
+                    "visibility": visibility.value,
+                    "decided_by": "human",
+                }
+                effects.deliveries.append(add_delivery(connection, event, kind, details))
+            decided = select_item(item_id, lock=False, connection=connection)
+            state = locked_video(connection, row["video_id"])
+            assert decided is not None
+            assert state is not None
+            return Decided(review_item(decided), video_state(state), effects)
+
+    def _held(
+        self, connection: sa.Connection, item_id: str, holder: str, now: dt.datetime
+    ) -> Mapping[Any, Any]:
+        """The item's row, locked, if ``holder`` holds a live lease on it; else 404 or 409."""
+        row = select_item(item_id, lock=True, connection=connection)
+        if row is None:
+            raise NotFoundError(f"no review item {item_id}")
+        if row["state"] == ItemState.DECIDED.value:
+            raise ConflictError(f"review item {item_id} was already decided")
+        if row["state"] == ItemState.SUPERSEDED.value:
+            raise ConflictError(f"review item {item_id} was superseded by an edit of the video")
+        expires = row["lease_expires_at"]
+        if row["claimed_by"] != holder or expires is None or expires <= now:
+            raise ConflictError(f"you do not hold a live lease on review item {item_id}")
+        return row
