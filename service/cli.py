@@ -104,6 +104,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="uvicorn worker processes (MIZAN_WORKERS)")
     serve.set_defaults(handler=_serve)
 
+    worker = commands.add_parser(
+        "worker", help="run the RQ worker: webhooks, lease sweep, reconcile (MIZAN_REDIS_URL)"
+    )
+    worker.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    worker.add_argument("--no-cron", action="store_true", help="no periodic sweep/reconcile")
+    worker.set_defaults(handler=_worker)
+
+    reconcile = commands.add_parser(
+        "reconcile", help="rebuild the review queues and webhook jobs in Redis from the log"
+    )
+    reconcile.set_defaults(handler=_reconcile)
+
     demo = commands.add_parser("demo", help="serve on the embedded defaults and walk through it")
     demo.add_argument("--port", type=int, help="default 8000")
     demo.set_defaults(handler=_demo)
@@ -166,6 +178,30 @@ def _demo(args: argparse.Namespace) -> ExitCode:
     from service.serve import demo
 
     demo(_settings_from(args))
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> ExitCode:
+    from service.worker import run
+
+    run(get_settings(), burst=args.burst, cron=not args.no_cron)
+    return 0
+
+
+def _reconcile(args: argparse.Namespace) -> ExitCode:
+    from service import wiring
+
+    settings = get_settings()
+    parts = wiring.build(settings, migrate_schema=settings.auto_migrate)
+    try:
+        report = parts.review.reconcile()
+    finally:
+        parts.close()
+    _out(
+        f"open review items: {report.open_items}; restored to Redis: {report.restored}; "
+        f"moved to their priority: {report.moved}; taken out (decided): {report.finished}; "
+        f"webhooks enqueued again: {report.webhooks}"
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Running the service: `mizan serve` (uvicorn workers) and `mizan demo` (serve + a walk-through).
+"""Running the service: `mizan serve` (uvicorn workers and an RQ worker) and `mizan demo`
+(serve + a walk-through).
 
 Start-up work that must happen once, not once per worker, happens here before uvicorn forks:
 the schema migration, the embedded Redis server (when no REDIS_URL is set), and the folder for
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +32,8 @@ from service.keys import KeyStore
 from service.redis_conn import RedisHandle, start_embedded
 from service.settings import Settings, get_settings
 from service.supervisor import run_workers
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -56,8 +61,40 @@ def prepared(settings: Settings) -> Iterator[Settings]:
             embedded.close()
 
 
+@contextmanager
+def rq_worker(settings: Settings) -> Iterator[None]:
+    """`mizan worker` in a child process beside the API (restarted if it dies), when
+    settings.serve_worker is on. It reads the same environment, embedded Redis URL included."""
+    if not settings.serve_worker:
+        yield
+        return
+    command = [sys.executable, "-m", "service.cli", "-q", "worker"]
+    stopping = threading.Event()
+    process = subprocess.Popen(command, env=os.environ.copy())
+
+    def watch() -> None:
+        nonlocal process
+        while not stopping.wait(1.0):
+            if process.poll() is not None:
+                log.warning("rq_worker.died", extra={"exit_code": process.returncode})
+                process = subprocess.Popen(command, env=os.environ.copy())
+
+    watcher = threading.Thread(target=watch, name="rq-worker-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stopping.set()
+        watcher.join(5)
+        process.terminate()  # rq's warm shutdown: the job in hand finishes first
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def serve(settings: Settings) -> None:
-    with prepared(settings) as ready:
+    with prepared(settings) as ready, rq_worker(ready):
         if ready.workers == 1:
             uvicorn.run(create_app(ready), host=ready.host, port=ready.port, access_log=False)
         else:
@@ -113,7 +150,7 @@ DEMO_VIDEOS: list[dict[str, object]] = [
 
 def demo(settings: Settings) -> None:
     """Serve on the embedded defaults, create a demo key, score the demo videos, keep serving."""
-    with prepared(settings) as ready:
+    with prepared(settings) as ready, rq_worker(ready):
         engine = create_engine(ready.effective_database_url())
         _, plaintext = KeyStore(engine).create(
             "demo",
@@ -142,6 +179,11 @@ def demo(settings: Settings) -> None:
             for video in DEMO_VIDEOS:
                 response = client.post("/v1/videos/score", json={**video, "uploaded_at": now})
                 out.write(_decision_line(str(video["video_id"]), response.json()))
+            queues = client.get("/v1/review/queues").json()
+        waiting = ", ".join(
+            f"{q['queue']}: {q['waiting']}" for q in queues["queues"] if q["waiting"]
+        )
+        out.write(f"\nwaiting for a moderator: {waiting or 'nothing'}\n")
         auth = f"-H 'Authorization: Bearer {plaintext}'"
         body = json.dumps({**DEMO_VIDEOS[0], "video_id": "my-video", "uploaded_at": now})
         out.write(
@@ -149,6 +191,12 @@ def demo(settings: Settings) -> None:
             f"  curl -s {auth} {base}/v1/videos/demo-giveaway | python3 -m json.tool\n"
             f"  curl -s -X POST {auth} -H 'Content-Type: application/json' \\\n"
             f"       -d '{body}' {base}/v1/videos/score\n"
+            "Review as a moderator (the key has every role):\n"
+            f"  curl -s {auth} {base}/v1/review/queues | python3 -m json.tool\n"
+            f"  curl -s -X POST {auth} {base}/v1/review/claim | python3 -m json.tool\n"
+            f"  curl -s -X POST {auth} -H 'Content-Type: application/json' \\\n"
+            '       -d \'{"verdict": "remove", "label": "misinformation"}\' \\\n'
+            f"       {base}/v1/review/items/<item_id from the claim>/decision\n"
             "Ctrl-C stops the server.\n"
         )
 

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
         default_factory=lambda: [10, 60, 300, 1_800, 7_200, 21_600]
     )
 
+    # `mizan serve` and `mizan demo` also start `mizan worker` beside the API. In production,
+    # turn this off and run workers on their own (as many as the webhook traffic needs).
+    serve_worker: bool = True
     # The worker (mizan worker): how often leases are swept and Redis reconciled with the log.
     sweep_interval_s: int = Field(default=15, ge=1, le=3_600)
     reconcile_interval_s: int = Field(default=300, ge=10, le=86_400)

@@ -19,11 +19,18 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from redis import Redis
 
+from classifier import OnnxScorer
+from service import wiring
 from service.app import create_app
 from service.database import create_engine, migrate
-from service.domain import Role
+from service.domain import Role, Upload
 from service.keys import KeyStore
+from service.models import load_active
+from service.moderation import Moderation
+from service.routes.videos import to_upload
+from service.schemas import VideoIn
 from service.settings import Settings
+from tests.conftest import MODELS_DIR
 
 POSTGRES_URL = os.environ.get("MIZAN_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
@@ -107,3 +114,55 @@ SPAM = {
     "hashtags": ["#Giveaway"],
     "transcript": [{"start_s": 0, "end_s": 5, "text": "text WIN to 80082 now to win cash"}],
 }
+
+
+MISINFORMATION = {
+    "title": "The truth they hide",
+    "transcript": "garlic water cures covid in two days, the vaccine has a microchip",
+}
+START = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+
+
+class Clock:
+    """The injected clock the use cases read; tests move it forward."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture(scope="module")
+def scorer() -> OnnxScorer:
+    return load_active(MODELS_DIR)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def parts(settings: Settings, clock: Clock) -> Iterator[wiring.Parts]:
+    built = wiring.build(settings, clock=clock, migrate_schema=True)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def moderation(parts: wiring.Parts, scorer: OnnxScorer) -> Moderation:
+    return Moderation(
+        parts.decision_log,
+        lambda: scorer,
+        parts.policy,
+        clock=parts.clock,
+        dispatch=parts.dispatcher.apply,
+    )
+
+
+def upload(video_id: str, **fields: object) -> Upload:
+    return to_upload(VideoIn.model_validate(video(video_id, **fields)))

@@ -1,4 +1,5 @@
-"""One end-to-end path through a real server: `mizan serve` with two uvicorn workers."""
+"""End-to-end paths through a real server: `mizan serve` with two uvicorn workers and the RQ
+worker it starts, delivering webhooks to a real local receiver."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis import Redis
 
-from tests.service.conftest import SPAM, video
+from tests.service.conftest import MISINFORMATION, SPAM, video
+from tests.service.receiver import SECRET, Receiver
 
 
 def free_port() -> int:
@@ -24,7 +27,16 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+def receiver() -> Iterator[Receiver]:
+    server = Receiver(fail_first=1)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def server(
+    tmp_path: Path, redis: Redis, redis_url: str, receiver: Receiver
+) -> Iterator[tuple[str, dict[str, str]]]:
     port = free_port()
     env = {
         **os.environ,
@@ -33,11 +45,14 @@ def server(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, dict[str, str]
         "MIZAN_REDIS_URL": redis_url,
         "MIZAN_PORT": str(port),
         "MIZAN_WORKERS": "2",
+        "MIZAN_WEBHOOK_URL": receiver.url,
+        "MIZAN_WEBHOOK_SECRET": SECRET,
+        "MIZAN_WEBHOOK_RETRY_INTERVALS_S": "[1, 1, 1]",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     cli = [sys.executable, "-m", "service.cli", "-q"]
     created = subprocess.run(
-        [*cli, "keys", "create", "--name", "e2e", "--role", "uploader"],
+        [*cli, "keys", "create", "--name", "e2e", "--role", "uploader", "--role", "moderator"],
         env=env,
         capture_output=True,
         text=True,
@@ -88,3 +103,38 @@ def test_score_views_history_and_metrics_through_a_real_server(
         metrics = client.get("/metrics").text
         assert 'mizan_decisions_total{action="remove",label="spam"} 1.0' in metrics
         assert 'mizan_decisions_total{action="allow",label="none"} 1.0' in metrics
+
+
+def test_review_and_webhooks_through_a_real_server(
+    server: tuple[str, dict[str, str]], receiver: Receiver
+) -> None:
+    base, headers = server
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        scored = client.post("/v1/videos/score", json=video("r1", **MISINFORMATION)).json()
+        assert (scored["action"], scored["visibility"]) == ("review", "limited")
+        queues = client.get("/v1/review/queues").json()
+        assert queues["waiting"] == 1
+        claim = client.post("/v1/review/claim")
+        assert claim.status_code == 200
+        item = claim.json()["item"]
+        assert claim.json()["content"]["title"] == MISINFORMATION["title"]
+        assert 0 < item["lease_remaining_s"] <= 600
+        decision = {"verdict": "remove", "label": "misinformation", "note": "false cure"}
+        url = f"/v1/review/items/{item['item_id']}/decision"
+        decided = client.post(url, json=decision)
+        assert decided.status_code == 200, decided.text
+        assert decided.json()["video"]["status"] == "removed"
+        again = client.post(url, json=decision)
+        assert again.status_code == 409
+        assert again.headers["content-type"] == "application/problem+json"
+        assert client.post("/v1/review/claim").status_code == 204
+        history = [e["type"] for e in client.get("/v1/videos/r1").json()["history"]]
+        assert history == ["scored", "queued_for_review", "claimed", "human_removed"]
+    # the worker `mizan serve` started delivers it, after one refused attempt
+    deadline = time.monotonic() + 30
+    while not receiver.accepted and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [(event_id, times)] = receiver.accepted.items()
+    assert times == 1
+    assert receiver.payloads[event_id]["type"] == "removed"
+    assert receiver.payloads[event_id]["video_id"] == "r1"

@@ -3,78 +3,19 @@ reconcile, and the 409s that change nothing."""
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 from redis import Redis
 
-from classifier import OnnxScorer
 from review_queue import Priority
 from service import wiring
-from service.domain import EventType, ItemState, Upload, Verdict
+from service.domain import EventType, ItemState, Verdict
 from service.errors import ConflictError, InvalidRequestError
-from service.models import load_active
 from service.moderation import Moderation
-from service.routes.videos import to_upload
-from service.schemas import VideoIn
-from service.settings import Settings
 from service.tables import events, review_items
-from tests.conftest import MODELS_DIR
-from tests.service.conftest import SPAM, video
-
-MISINFORMATION = {
-    "title": "The truth they hide",
-    "transcript": "garlic water cures covid in two days, the vaccine has a microchip",
-}
-START = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
-
-
-class Clock:
-    """The injected clock the use cases read; tests move it forward."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
-
-
-@pytest.fixture(scope="module")
-def scorer() -> OnnxScorer:
-    return load_active(MODELS_DIR)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def parts(settings: Settings, clock: Clock) -> Iterator[wiring.Parts]:
-    built = wiring.build(settings, clock=clock, migrate_schema=True)
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def moderation(parts: wiring.Parts, scorer: OnnxScorer) -> Moderation:
-    return Moderation(
-        parts.decision_log,
-        lambda: scorer,
-        parts.policy,
-        clock=parts.clock,
-        dispatch=parts.dispatcher.apply,
-    )
-
-
-def upload(video_id: str, **fields: object) -> Upload:
-    return to_upload(VideoIn.model_validate(video(video_id, **fields)))
+from tests.service.conftest import MISINFORMATION, SPAM, START, Clock, upload
 
 
 def queued(moderation: Moderation, *video_ids: str, **fields: object) -> None:

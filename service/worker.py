@@ -1,0 +1,58 @@
+"""`mizan worker`: the RQ worker for webhook deliveries and maintenance, and the periodic
+lease sweep and reconcile (rq's CronScheduler, in a child process).
+
+Queues: ``effects`` (webhooks) and ``maintenance`` (sweep, reconcile). Never the review queues:
+people take those (review_queue/jobs.py). rq's own scheduler runs in the worker, so the
+retries of a failed delivery happen at their backoff times.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+
+from redis import Redis
+from rq import Queue, Worker
+from rq.cron import CronScheduler
+
+from service import jobs
+from service.settings import Settings
+from service.webhooks import EFFECTS_QUEUE
+
+MAINTENANCE_QUEUE = "maintenance"
+QUEUES = (EFFECTS_QUEUE, MAINTENANCE_QUEUE)
+
+log = logging.getLogger(__name__)
+
+
+def _run_cron(redis_url: str, sweep_interval_s: int, reconcile_interval_s: int) -> None:
+    scheduler = CronScheduler(connection=Redis.from_url(redis_url), name="mizan-cron")
+    scheduler.register(jobs.sweep_leases, MAINTENANCE_QUEUE, interval=sweep_interval_s)
+    scheduler.register(jobs.reconcile, MAINTENANCE_QUEUE, interval=reconcile_interval_s)
+    scheduler.start()  # type: ignore[no-untyped-call]
+
+
+def run(settings: Settings, *, burst: bool = False, cron: bool = True) -> None:
+    """Work the effects and maintenance queues until stopped (or, with burst, until empty)."""
+    if not settings.redis_url:
+        raise ValueError("the worker needs the API's Redis: set MIZAN_REDIS_URL")
+    jobs.use_settings(settings)  # read by the jobs in each forked work horse
+    scheduler = None
+    if cron and not burst:
+        scheduler = multiprocessing.get_context("fork").Process(
+            target=_run_cron,
+            args=(settings.redis_url, settings.sweep_interval_s, settings.reconcile_interval_s),
+            name="mizan-cron",
+            daemon=True,
+        )
+        scheduler.start()
+    redis = Redis.from_url(settings.redis_url)
+    worker = Worker([Queue(name, connection=redis) for name in QUEUES], connection=redis)
+    log.info("worker.started", extra={"queues": list(QUEUES), "cron": scheduler is not None})
+    try:
+        worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    finally:
+        if scheduler is not None and scheduler.is_alive():
+            scheduler.terminate()
+            scheduler.join(10)
+        redis.close()
