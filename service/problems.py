@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from classifier import ClassifierError, InvalidContentError
@@ -114,6 +115,19 @@ def install(app: FastAPI) -> None:
             str(exc.detail),
             request.url.path,
             headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(RedisError)
+    async def _redis_down(request: Request, exc: RedisError) -> JSONResponse:
+        # Only the review queue needs Redis to answer; scoring carries on without it.
+        log.warning("redis.unavailable", extra={"path": request.url.path, "error": str(exc)})
+        return problem(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "the review queue (Redis) is not answering; retry shortly",
+            request.url.path,
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)

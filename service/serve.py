@@ -47,6 +47,7 @@ def prepared(settings: Settings) -> Iterator[Settings]:
     if not settings.redis_url:
         embedded = start_embedded(settings.state_dir)
         os.environ["MIZAN_REDIS_URL"] = embedded.url
+        log.info("redis.embedded_started", extra={"url": embedded.url})
     os.environ["MIZAN_AUTO_MIGRATE"] = "false"  # done above; workers must not race on it
     if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mizan-metrics-")
@@ -184,6 +185,7 @@ def demo(settings: Settings) -> None:
             f"{q['queue']}: {q['waiting']}" for q in queues["queues"] if q["waiting"]
         )
         out.write(f"\nwaiting for a moderator: {waiting or 'nothing'}\n")
+        out.write(f"watch the queues: .venv/bin/rq info --url {ready.redis_url}\n")
         auth = f"-H 'Authorization: Bearer {plaintext}'"
         body = json.dumps({**DEMO_VIDEOS[0], "video_id": "my-video", "uploaded_at": now})
         out.write(

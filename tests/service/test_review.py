@@ -3,19 +3,24 @@ reconcile, and the 409s that change nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from redis import Redis
 
 from review_queue import Priority
 from service import wiring
-from service.domain import EventType, ItemState, Verdict
+from service.app import create_app
+from service.domain import EventType, ItemState, Role, Verdict
 from service.errors import ConflictError, InvalidRequestError
+from service.keys import KeyStore
 from service.moderation import Moderation
+from service.settings import Settings
 from service.tables import events, review_items
-from tests.service.conftest import MISINFORMATION, SPAM, START, Clock, upload
+from tests.service.conftest import MISINFORMATION, SPAM, START, Clock, upload, video
 
 
 def queued(moderation: Moderation, *video_ids: str, **fields: object) -> None:
@@ -309,3 +314,31 @@ def test_the_oldest_item_in_the_highest_band_comes_first(
         parts.review.decide(view.item.item_id, "mod-a", Verdict.APPROVE, None, None)
     assert order == ["reported", "old-normal", "young-normal"]
     assert Priority.HIGH.value == "high"
+
+
+def test_scoring_goes_on_while_redis_is_down_and_reconcile_catches_up(
+    settings: Settings, redis: Redis
+) -> None:
+    down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})  # nothing there
+    with TestClient(create_app(down)) as client:
+        store: KeyStore = client.app.state.keys  # type: ignore[attr-defined]
+        roles = [Role.UPLOADER, Role.MODERATOR]
+        _, key = store.create("ops", roles, [], dt.datetime.now(dt.UTC))
+        headers = {"Authorization": f"Bearer {key}"}
+        scored = client.post(
+            "/v1/videos/score", json=video("v1", **MISINFORMATION), headers=headers
+        )
+        assert scored.status_code == 200  # the decision is logged: that is the promise
+        assert scored.json()["action"] == "review"
+        claim = client.post("/v1/review/claim", headers=headers)
+        assert claim.status_code == 503
+        assert claim.headers["content-type"] == "application/problem+json"
+    parts = wiring.build(settings)
+    try:
+        assert parts.queues.placements() == {}
+        assert parts.review.reconcile().restored == 1
+        view = parts.review.claim("mod-a", [])
+        assert view is not None
+        assert view.item.video_id == "v1"
+    finally:
+        parts.close()
