@@ -293,34 +293,34 @@ class ReviewQueues:
         *,
         leases: Mapping[str, tuple[str, float]] | None = None,
         now: float = 0.0,
-    ) -> int:
+    ) -> list[bool]:
         """Put items in their queues (or, for ids in ``leases``, leased to the given holder
-        until the given time). Items already in Redis are left as they are. Returns how many
-        were added."""
+        until the given time). Items already in Redis are left as they are: False for those."""
         leases = leases or {}
-        added = 0
+        calls = []
+        for item in items:
+            queue = self.queue_for(item.language, item.priority)
+            holder, expires = leases.get(item.item_id, ("", 0.0))
+            calls.append(
+                [
+                    self._prefix,
+                    item.item_id,
+                    queue,
+                    repr(item.since),
+                    item.video_id,
+                    item.revision,
+                    holder,
+                    repr(expires) if holder else "",
+                    repr(now),
+                    *self._job_fields(item, queue),
+                ]
+            )
+        if len(calls) == 1:  # the common case (one scored video): one round trip, no pipeline
+            return [bool(self._enqueue(args=calls[0]))]
         with self._redis.pipeline(transaction=False) as pipe:
-            for item in items:
-                queue = self.queue_for(item.language, item.priority)
-                holder, expires = leases.get(item.item_id, ("", 0.0))
-                self._enqueue(
-                    args=[
-                        self._prefix,
-                        item.item_id,
-                        queue,
-                        repr(item.since),
-                        item.video_id,
-                        item.revision,
-                        holder,
-                        repr(expires) if holder else "",
-                        repr(now),
-                        *self._job_fields(item, queue),
-                    ],
-                    client=pipe,
-                )
-            for result in pipe.execute():
-                added += int(result)
-        return added
+            for args in calls:
+                self._enqueue(args=args, client=pipe)
+            return [bool(result) for result in pipe.execute()]
 
     def _job_fields(self, item: QueuedItem, queue: str) -> list[Any]:
         job = Job.create(

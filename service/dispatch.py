@@ -50,10 +50,11 @@ class Dispatcher:
 
     def apply(self, effects: Effects, now: dt.datetime) -> None:
         try:
-            for change in effects.queue:
-                queued = queued_item(change)
-                if not self._queues.enqueue([queued]):
-                    self._queues.move(queued.item_id, queued.language, queued.priority)
+            if effects.queue:
+                queued = [queued_item(change) for change in effects.queue]
+                for item, added in zip(queued, self._queues.enqueue(queued), strict=True):
+                    if not added:  # in Redis already: its priority may have changed
+                        self._queues.move(item.item_id, item.language, item.priority)
             for item_id in effects.closed:
                 self._queues.finish(item_id, now.timestamp(), canceled=True)
             for event_id in effects.deliveries:

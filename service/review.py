@@ -176,7 +176,7 @@ class Review:
             if item.claimed_by and item.lease_expires_at and item.lease_expires_at > now:
                 leases[item.item_id] = (item.claimed_by, item.lease_expires_at.timestamp())
             missing.append(queued_item(change))
-        restored = self._queues.enqueue(missing, leases=leases, now=now.timestamp())
+        restored = sum(self._queues.enqueue(missing, leases=leases, now=now.timestamp()))
         webhooks = 0
         if self._webhooks:
             webhooks = sum(

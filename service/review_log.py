@@ -152,6 +152,7 @@ def _video_of(connection: sa.Connection, video_id: str) -> Mapping[Any, Any]:
 
 
 _INSERT_ITEM = review_items.insert()
+_NO_CLAIM = {"claimed_by": None, "lease_expires_at": None}
 _UNSET = {
     "claimed_by": None,
     "lease_expires_at": None,
@@ -226,56 +227,23 @@ class ReviewLog:
             row = select_item(item_id, lock=True, connection=connection)
             if row is None or row["state"] != ItemState.OPEN.value:
                 return None
-            connection.execute(
-                review_items.update()
-                .where(review_items.c.item_id == item_id)
-                .values(
-                    claimed_by=holder,
-                    lease_expires_at=expires_at,
-                    claims=review_items.c.claims + 1,
-                )
-            )
-            append_events(
+            claim = {"claimed_by": holder, "lease_expires_at": expires_at}
+            self._set_claim(
                 connection,
-                [
-                    event_row(
-                        _video_of(connection, row["video_id"]),
-                        EventType.CLAIMED,
-                        holder,
-                        now,
-                        label=row["label"],
-                        revision=row["revision"],
-                        data={"item_id": item_id, "lease_expires_at": expires_at.isoformat()},
-                    )
-                ],
+                row,
+                claim,
+                EventType.CLAIMED,
+                holder,
+                now,
+                {"lease_expires_at": expires_at.isoformat()},
             )
-            updated = select_item(item_id, lock=False, connection=connection)
-            assert updated is not None
-            return review_item(updated)
+            return review_item({**row, **claim, "claims": row["claims"] + 1})
 
     def release(self, item_id: str, holder: str, now: dt.datetime) -> ReviewItem:
         with write_transaction(self._engine) as connection:
             row = self._held(connection, item_id, holder, now)
-            connection.execute(
-                review_items.update()
-                .where(review_items.c.item_id == item_id)
-                .values(claimed_by=None, lease_expires_at=None)
-            )
-            append_events(
-                connection,
-                [
-                    event_row(
-                        _video_of(connection, row["video_id"]),
-                        EventType.RELEASED,
-                        holder,
-                        now,
-                        label=row["label"],
-                        revision=row["revision"],
-                        data={"item_id": item_id},
-                    )
-                ],
-            )
-            return review_item({**row, "claimed_by": None, "lease_expires_at": None})
+            self._set_claim(connection, row, _NO_CLAIM, EventType.RELEASED, holder, now)
+            return review_item({**row, **_NO_CLAIM})
 
     def expire(self, leases: Sequence[tuple[str, str]], now: dt.datetime) -> int:
         """Log the end of leases Redis found expired ((item id, holder) pairs); returns how
@@ -286,27 +254,45 @@ class ReviewLog:
                 row = select_item(item_id, lock=True, connection=connection)
                 if row is None or row["claimed_by"] != holder:
                     continue
-                connection.execute(
-                    review_items.update()
-                    .where(review_items.c.item_id == item_id)
-                    .values(claimed_by=None, lease_expires_at=None)
-                )
-                append_events(
+                self._set_claim(
                     connection,
-                    [
-                        event_row(
-                            _video_of(connection, row["video_id"]),
-                            EventType.LEASE_EXPIRED,
-                            "system",
-                            now,
-                            label=row["label"],
-                            revision=row["revision"],
-                            data={"item_id": item_id, "holder": holder},
-                        )
-                    ],
+                    row,
+                    _NO_CLAIM,
+                    EventType.LEASE_EXPIRED,
+                    "system",
+                    now,
+                    {"holder": holder},
                 )
                 ended += 1
         return ended
+
+    def _set_claim(
+        self,
+        connection: sa.Connection,
+        row: Mapping[Any, Any],
+        claim: Mapping[str, object],
+        kind: EventType,
+        actor: str,
+        now: dt.datetime,
+        data: Mapping[str, object] | None = None,
+    ) -> None:
+        """Record who holds the item now (claim) or that nobody does (release, expiry)."""
+        values = dict(claim)
+        if kind is EventType.CLAIMED:
+            values["claims"] = review_items.c.claims + 1
+        connection.execute(
+            review_items.update().where(review_items.c.item_id == row["item_id"]).values(values)
+        )
+        event = event_row(
+            _video_of(connection, row["video_id"]),
+            kind,
+            actor,
+            now,
+            label=row["label"],
+            revision=row["revision"],
+            data={"item_id": row["item_id"], **(data or {})},
+        )
+        append_events(connection, [event])
 
     def decide(
         self,

@@ -134,15 +134,15 @@ def test_an_rq_worker_refuses_review_jobs(queues: ReviewQueues, redis: Redis) ->
 
 
 def test_enqueue_is_idempotent_and_can_restore_a_lease(queues: ReviewQueues) -> None:
-    assert queues.enqueue([item(1), item(2)]) == 2
-    assert queues.enqueue([item(1), item(2)]) == 0
-    assert queues.enqueue([item(3)], leases={"i3": ("m1", 2500.0)}, now=2000.0) == 1
+    assert queues.enqueue([item(1), item(2)]) == [True, True]
+    assert queues.enqueue([item(1), item(3)]) == [False, True]
+    assert queues.enqueue([item(4)], leases={"i4": ("m1", 2500.0)}, now=2000.0) == [True]
     placements = queues.placements()
-    assert placements["i3"].holder == "m1"
-    assert placements["i3"].expires_at == 2500.0
+    assert placements["i4"].holder == "m1"
+    assert placements["i4"].expires_at == 2500.0
     again = queues.claim("m1", ["en"], 2001.0, LEASE_S)
     assert again is not None
-    assert (again.item_id, again.is_new) == ("i3", False)
+    assert (again.item_id, again.is_new) == ("i4", False)
 
 
 def test_stats_count_waiting_leased_and_past_target(queues: ReviewQueues) -> None:
