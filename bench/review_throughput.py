@@ -153,6 +153,7 @@ def http_run(items: int, moderators: int, database_url: str | None) -> dict[str,
 
 
 def enqueue_cost(rounds: int, per_round: int) -> dict[str, float]:
+    """Median time per new review-bound video, with the review dispatch on and off."""
     state = Path(tempfile.mkdtemp(prefix="mizan-enqueue-bench-"))
     redis_url = os.environ.get("MIZAN_REDIS_URL")
     embedded = None
@@ -168,9 +169,12 @@ def enqueue_cost(rounds: int, per_round: int) -> dict[str, float]:
     without = Moderation(parts.decision_log, lambda: scorer, parts.policy)
     timings: dict[str, list[float]] = {"with enqueue": [], "without": []}
     for round_ in range(rounds):
-        for name, moderation in (("with enqueue", with_queue), ("without", without)):
-            uploads = [
-                to_upload(VideoIn.model_validate(video(f"{name[:4]}-{round_}-{n}")))
+        for tag, name, moderation in (
+            ("on", "with enqueue", with_queue),
+            ("off", "without", without),
+        ):
+            uploads = [  # new ids each time: every video is really scored and written
+                to_upload(VideoIn.model_validate(video(f"{tag}-{round_}-{n}")))
                 for n in range(per_round)
             ]
             started = time.perf_counter()
@@ -191,6 +195,7 @@ def main() -> None:
     parser.add_argument("--moderators", type=int, default=8)
     parser.add_argument("--postgres", help="also run against this PostgreSQL URL")
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--enqueue-only", action="store_true", help="skip the HTTP part")
     args = parser.parse_args()
 
     print(f"# review throughput, {dt.date.today()}, {os.cpu_count()} cores\n")
@@ -201,7 +206,7 @@ def main() -> None:
     databases = {"SQLite": None}
     if args.postgres:
         databases["PostgreSQL"] = args.postgres
-    for name, url in databases.items():
+    for name, url in databases.items() if not args.enqueue_only else []:
         if url:
             import sqlalchemy as sa
 
