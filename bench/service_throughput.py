@@ -240,6 +240,7 @@ def main() -> None:
             "MIZAN_STATE_DIR": str(state),
             "MIZAN_PORT": str(port),
             "MIZAN_WORKERS": str(args.workers),
+            "MIZAN_SERVE_WORKER": "false",  # the API alone: no RQ worker beside it
         }
         if url:
             schema = f"bench_{int(time.time())}"
