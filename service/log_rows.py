@@ -29,7 +29,7 @@ from service.domain import (
     VideoState,
     Visibility,
 )
-from service.tables import events, review_items, videos
+from service.tables import events, videos
 
 # Statements built once: compiling .values(...) anew for every write cost more than the write.
 INSERT_EVENT = events.insert()
@@ -42,6 +42,16 @@ def locked_video(connection: sa.Connection, video_id: str) -> Mapping[Any, Any] 
         query = query.with_for_update()
     row = connection.execute(query).one_or_none()
     return row._mapping if row else None
+
+
+def video_columns(connection: sa.Connection, video_id: str) -> Mapping[Any, Any]:
+    """The columns an event copies from its video (its region and language)."""
+    row = connection.execute(
+        sa.select(videos.c.video_id, videos.c.region, videos.c.language).where(
+            videos.c.video_id == video_id
+        )
+    ).one()
+    return row._mapping
 
 
 def append_events(connection: sa.Connection, rows: list[dict[str, object]]) -> None:
@@ -158,11 +168,3 @@ def review_item(row: Mapping[Any, Any]) -> ReviewItem:
         decided_label=row["decided_label"],
         note=row["note"],
     )
-
-
-def select_item(item_id: str, *, lock: bool, connection: sa.Connection) -> Mapping[Any, Any] | None:
-    query = sa.select(review_items).where(review_items.c.item_id == item_id)
-    if lock and connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = connection.execute(query).one_or_none()
-    return row._mapping if row else None

@@ -1,8 +1,6 @@
-"""The review items in the decision log: opened with a scoring or a report, claimed, released,
-expired and decided, each with its event, in the same transaction as the video's state.
-
-The log, not Redis, decides whether a decision stands: the item must be open and its latest
-claim must be the decider's and unexpired. Redis only orders the work (review_queue/).
+"""The review items in the decision log: opened with a scoring or a report (in that write's
+transaction), claimed, released and expired (service/leased_log.py), and decided with the
+video's new state, its event and its webhook in one transaction.
 """
 
 from __future__ import annotations
@@ -29,13 +27,13 @@ from service.domain import (
     Visibility,
     content_from_canonical,
 )
-from service.errors import ConflictError, NotFoundError
+from service.errors import NotFoundError
+from service.leased_log import LeasedLog
 from service.log_rows import (
     append_events,
     event_row,
     locked_video,
     review_item,
-    select_item,
     video_state,
 )
 from service.outbox import add_delivery
@@ -141,18 +139,7 @@ def open_item_of(connection: sa.Connection, video_id: str, revision: int) -> Rev
     return review_item(row._mapping) if row else None
 
 
-def _video_of(connection: sa.Connection, video_id: str) -> Mapping[Any, Any]:
-    """The columns an event copies from its video (region and language, not the queue's)."""
-    row = connection.execute(
-        sa.select(videos.c.video_id, videos.c.region, videos.c.language).where(
-            videos.c.video_id == video_id
-        )
-    ).one()
-    return row._mapping
-
-
 _INSERT_ITEM = review_items.insert()
-_NO_CLAIM = {"claimed_by": None, "lease_expires_at": None}
 _UNSET = {
     "claimed_by": None,
     "lease_expires_at": None,
@@ -171,19 +158,11 @@ class Decided:
     effects: Effects
 
 
-class ReviewLog:
+class ReviewLog(LeasedLog[ReviewItem]):
     def __init__(self, engine: sa.Engine, *, webhooks: bool = False) -> None:
-        self._engine = engine
-        self._webhooks = webhooks
+        super().__init__(engine, review_items, review_item, "review item", webhooks=webhooks)
 
     # reads ---------------------------------------------------------------------------------
-
-    def item(self, item_id: str) -> ReviewItem:
-        with self._engine.connect() as connection:
-            row = select_item(item_id, lock=False, connection=connection)
-        if row is None:
-            raise NotFoundError(f"no review item {item_id}")
-        return review_item(row)
 
     def items_of(self, video_id: str) -> list[ReviewItem]:
         query = (
@@ -219,81 +198,6 @@ class ReviewLog:
 
     # writes --------------------------------------------------------------------------------
 
-    def claim(
-        self, item_id: str, holder: str, expires_at: dt.datetime, now: dt.datetime
-    ) -> ReviewItem | None:
-        """Record a lease Redis granted; None if the item no longer needs a decision."""
-        with write_transaction(self._engine) as connection:
-            row = select_item(item_id, lock=True, connection=connection)
-            if row is None or row["state"] != ItemState.OPEN.value:
-                return None
-            claim = {"claimed_by": holder, "lease_expires_at": expires_at}
-            self._set_claim(
-                connection,
-                row,
-                claim,
-                EventType.CLAIMED,
-                holder,
-                now,
-                {"lease_expires_at": expires_at.isoformat()},
-            )
-            return review_item({**row, **claim, "claims": row["claims"] + 1})
-
-    def release(self, item_id: str, holder: str, now: dt.datetime) -> ReviewItem:
-        with write_transaction(self._engine) as connection:
-            row = self._held(connection, item_id, holder, now)
-            self._set_claim(connection, row, _NO_CLAIM, EventType.RELEASED, holder, now)
-            return review_item({**row, **_NO_CLAIM})
-
-    def expire(self, leases: Sequence[tuple[str, str]], now: dt.datetime) -> int:
-        """Log the end of leases Redis found expired ((item id, holder) pairs); returns how
-        many were still the item's current claim."""
-        ended = 0
-        with write_transaction(self._engine) as connection:
-            for item_id, holder in leases:
-                row = select_item(item_id, lock=True, connection=connection)
-                if row is None or row["claimed_by"] != holder:
-                    continue
-                self._set_claim(
-                    connection,
-                    row,
-                    _NO_CLAIM,
-                    EventType.LEASE_EXPIRED,
-                    "system",
-                    now,
-                    {"holder": holder},
-                )
-                ended += 1
-        return ended
-
-    def _set_claim(
-        self,
-        connection: sa.Connection,
-        row: Mapping[Any, Any],
-        claim: Mapping[str, object],
-        kind: EventType,
-        actor: str,
-        now: dt.datetime,
-        data: Mapping[str, object] | None = None,
-    ) -> None:
-        """Record who holds the item now (claim) or that nobody does (release, expiry)."""
-        values = dict(claim)
-        if kind is EventType.CLAIMED:
-            values["claims"] = review_items.c.claims + 1
-        connection.execute(
-            review_items.update().where(review_items.c.item_id == row["item_id"]).values(values)
-        )
-        event = event_row(
-            _video_of(connection, row["video_id"]),
-            kind,
-            actor,
-            now,
-            label=row["label"],
-            revision=row["revision"],
-            data={"item_id": row["item_id"], **(data or {})},
-        )
-        append_events(connection, [event])
-
     def decide(
         self,
         item_id: str,
@@ -305,7 +209,7 @@ class ReviewLog:
     ) -> Decided:
         """A moderator's decision: the video is removed by a person, or live again."""
         with self._engine.connect() as connection:
-            peek = select_item(item_id, lock=False, connection=connection)
+            peek = self._select(connection, item_id, lock=False)
         if peek is None:
             raise NotFoundError(f"no review item {item_id}")
         with write_transaction(self._engine) as connection:
@@ -360,24 +264,8 @@ class ReviewLog:
                     "decided_by": "human",
                 }
                 effects.deliveries.append(add_delivery(connection, event, kind, details))
-            decided = select_item(item_id, lock=False, connection=connection)
+            decided = self._select(connection, item_id, lock=False)
             state = locked_video(connection, row["video_id"])
             assert decided is not None
             assert state is not None
             return Decided(review_item(decided), video_state(state), effects)
-
-    def _held(
-        self, connection: sa.Connection, item_id: str, holder: str, now: dt.datetime
-    ) -> Mapping[Any, Any]:
-        """The item's row, locked, if ``holder`` holds a live lease on it; else 404 or 409."""
-        row = select_item(item_id, lock=True, connection=connection)
-        if row is None:
-            raise NotFoundError(f"no review item {item_id}")
-        if row["state"] == ItemState.DECIDED.value:
-            raise ConflictError(f"review item {item_id} was already decided")
-        if row["state"] == ItemState.SUPERSEDED.value:
-            raise ConflictError(f"review item {item_id} was superseded by an edit of the video")
-        expires = row["lease_expires_at"]
-        if row["claimed_by"] != holder or expires is None or expires <= now:
-            raise ConflictError(f"you do not hold a live lease on review item {item_id}")
-        return row
