@@ -43,6 +43,7 @@ class QueuedItem:
     language: str  # a queue language (review_queue.names.queue_language)
     priority: Priority
     since: float  # epoch seconds it entered review: its age, and the order within a queue
+    excluded: str | None = None  # a holder who may not take it (who removed what is appealed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +141,18 @@ local function lease(q, id, holder, expires, now)
 end
 """
 
-# ARGV: p, id, queue, since, video_id, revision, holder or '', expires or '', now, job fields...
+# ARGV: p, id, queue, since, video_id, revision, holder or '', expires or '', now,
+#       excluded holder or '', job fields...
 _ENQUEUE = """
 local id, q, since = ARGV[2], ARGV[3], ARGV[4]
 if redis.call('EXISTS', item_key(id)) == 1 then return 0 end
 redis.call('HSET', item_key(id), 'queue', q, 'since', since, 'video_id', ARGV[5],
            'revision', ARGV[6])
-if #ARGV > 9 then redis.call('HSET', job_key(id), unpack(ARGV, 10)) end
+if ARGV[10] ~= '' then
+  redis.call('HSET', item_key(id), 'excluded', ARGV[10])
+  redis.call('SADD', p .. ':excluded:' .. ARGV[10], id)
+end
+if #ARGV > 10 then redis.call('HSET', job_key(id), unpack(ARGV, 11)) end
 if ARGV[7] ~= '' then
   register(q)
   redis.call('HSET', job_key(id), 'origin', q)
@@ -168,7 +174,10 @@ if held then
     return {held, redis.call('HGET', item, 'queue'), redis.call('HGET', item, 'expires'), 0}
   end
 end
-local best_id, best_q, best_since = nil, nil, nil
+-- items this holder may not take (appeals of their own removals) are passed over
+local excluded = p .. ':excluded:' .. holder
+local checks = redis.call('EXISTS', excluded) == 1
+local best_id, best_q, best_since, best_index = nil, nil, nil, nil
 for i = 5, #ARGV do
   local q = ARGV[i]
   if q == '|' then
@@ -180,16 +189,25 @@ for i = 5, #ARGV do
       redis.call('ZREM', waiting_key(q), head)
       head = redis.call('LINDEX', list_key(q), 0)
     end
-    if head then
+    local index = 0
+    while checks and head and redis.call('SISMEMBER', excluded, head) == 1 and index < 100 do
+      index = index + 1
+      head = redis.call('LINDEX', list_key(q), index)
+    end
+    if head and index < 100 then
       local since = tonumber(redis.call('HGET', item_key(head), 'since'))
-      if best_since == nil or since < best_since then
-        best_id, best_q, best_since = head, q, since
+      if since and (best_since == nil or since < best_since) then
+        best_id, best_q, best_since, best_index = head, q, since, index
       end
     end
   end
 end
 if not best_id then return false end
-redis.call('LPOP', list_key(best_q))
+if best_index == 0 then
+  redis.call('LPOP', list_key(best_q))
+else
+  redis.call('LREM', list_key(best_q), 1, best_id)
+end
 redis.call('ZREM', waiting_key(best_q), best_id)
 lease(best_q, best_id, holder, expires, now)
 return {best_id, best_q, expires, 1}
@@ -260,6 +278,8 @@ local holder = redis.call('HGET', item, 'holder')
 if holder and redis.call('GET', holder_key(holder)) == id then
   redis.call('DEL', holder_key(holder))
 end
+local excluded = redis.call('HGET', item, 'excluded')
+if excluded then redis.call('SREM', p .. ':excluded:' .. excluded, id) end
 redis.call('DEL', item)
 if redis.call('EXISTS', job_key(id)) == 1 then
   redis.call('HSET', job_key(id), 'status', ARGV[6], 'ended_at', ARGV[3])
@@ -312,6 +332,7 @@ class ReviewQueues:
                     holder,
                     repr(expires) if holder else "",
                     repr(now),
+                    item.excluded or "",
                     *self._job_fields(item, queue),
                 ]
             )

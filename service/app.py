@@ -21,7 +21,7 @@ from service.keys import KeyStore
 from service.middleware import BodyLimit, RequestMetrics
 from service.models import load_active
 from service.moderation import Moderation
-from service.routes import health, review, videos
+from service.routes import appeals, health, review, videos
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.keys = KeyStore(parts.engine, settings.api_key_cache_s)
         app.state.decision_log = parts.decision_log
         app.state.review = parts.review
+        app.state.appeals = parts.appeals
         app.state.moderation = Moderation(
             parts.decision_log,
             lambda: scorer,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(videos.router)
     app.include_router(review.router)
+    app.include_router(appeals.router)
     app.include_router(health.router)
 
     def limit_for(path: str) -> int:

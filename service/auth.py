@@ -42,3 +42,4 @@ def require(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, ApiKey]]:
 Uploader = Annotated[ApiKey, Depends(require(Role.UPLOADER))]
 VideoReader = Annotated[ApiKey, Depends(require(Role.UPLOADER, Role.MODERATOR, Role.ANALYST))]
 Moderator = Annotated[ApiKey, Depends(require(Role.MODERATOR))]
+AppealsReviewer = Annotated[ApiKey, Depends(require(Role.APPEALS_REVIEWER))]

@@ -194,13 +194,14 @@ def _reconcile(args: argparse.Namespace) -> ExitCode:
     settings = get_settings()
     parts = wiring.build(settings, migrate_schema=settings.auto_migrate)
     try:
-        report = parts.review.reconcile()
+        report = parts.reconcile()
     finally:
         parts.close()
     _out(
-        f"open review items: {report.open_items}; restored to Redis: {report.restored}; "
-        f"moved to their priority: {report.moved}; taken out (decided): {report.finished}; "
-        f"webhooks enqueued again: {report.webhooks}"
+        f"open review items: {report['open_items']}; restored to Redis: {report['restored']}; "
+        f"moved to their priority: {report['moved']}; taken out (decided): "
+        f"{report['finished']}; open appeals: {report['appeals_open']}, restored: "
+        f"{report['appeals_restored']}; webhooks enqueued again: {report['webhooks']}"
     )
     return 0
 

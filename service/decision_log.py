@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,7 +34,9 @@ from service.domain import (
     Status,
     Upload,
     VideoState,
+    Visibility,
 )
+from service.effects import Effects, QueueChange
 from service.errors import ConflictError, NotFoundError
 from service.log_rows import (
     append_events,
@@ -47,8 +49,6 @@ from service.log_rows import (
 )
 from service.outbox import add_delivery
 from service.review_log import (
-    Effects,
-    QueueChange,
     open_item,
     open_item_of,
     supersede_open_items,
@@ -154,7 +154,10 @@ class DecisionLog:
         upload = record.upload
         row = locked_video(connection, upload.video_id)
         if row is not None and row["content_hash"] == record.content_hash:
-            return self._decision_in(connection, row["decision_id"]), False
+            # the first decision, with what the video is now (a restored video is public)
+            first = self._decision_in(connection, row["decision_id"])
+            now_status = (Status(row["status"]), Visibility(row["visibility"]))
+            return replace(first, status=now_status[0], visibility=now_status[1]), False
         if row is not None and Status(row["status"]) in FROZEN:
             raise ConflictError(
                 f"video {upload.video_id} is {row['status']}; an edit does not re-score a "

@@ -9,36 +9,47 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from redis import Redis
 from redis.exceptions import RedisError
 
 from review_queue import QueuedItem, ReviewQueues, priority_for
 from service import metrics
-from service.review_log import Effects, QueueChange
+from service.domain import Appeal
+from service.effects import Effects, QueueChange
 from service.webhooks import enqueue_delivery
 
 log = logging.getLogger(__name__)
 
+REVIEW = "review"
+APPEALS = "appeals"
+
 
 def queued_item(change: QueueChange) -> QueuedItem:
     item = change.item
+    # the moderator who removed a video never reviews its appeal (DESIGN.md section 7)
+    excluded = item.removed_by if isinstance(item, Appeal) and not item.automated else None
     return QueuedItem(
         item_id=item.item_id,
         video_id=item.video_id,
         revision=item.revision,
         language=item.language,
-        priority=priority_for(item.score, change.views, change.reports),
+        priority=change.priority or priority_for(item.score, change.views, change.reports),
         since=item.created_at.timestamp(),
+        excluded=excluded,
     )
+
+
+def queue_kind(change: QueueChange) -> str:
+    return APPEALS if isinstance(change.item, Appeal) else REVIEW
 
 
 class Dispatcher:
     def __init__(
         self,
         redis: Redis,
-        queues: ReviewQueues,
+        queues: Mapping[str, ReviewQueues],
         *,
         retry_intervals_s: Sequence[int] = (),
         webhook_timeout_s: float = 10.0,
@@ -50,13 +61,15 @@ class Dispatcher:
 
     def apply(self, effects: Effects, now: dt.datetime) -> None:
         try:
-            if effects.queue:
-                queued = [queued_item(change) for change in effects.queue]
-                for item, added in zip(queued, self._queues.enqueue(queued), strict=True):
+            for kind, queues in self._queues.items():
+                queued = [queued_item(c) for c in effects.queue if queue_kind(c) == kind]
+                if not queued:
+                    continue
+                for item, added in zip(queued, queues.enqueue(queued), strict=True):
                     if not added:  # in Redis already: its priority may have changed
-                        self._queues.move(item.item_id, item.language, item.priority)
+                        queues.move(item.item_id, item.language, item.priority)
             for item_id in effects.closed:
-                self._queues.finish(item_id, now.timestamp(), canceled=True)
+                self._queues[REVIEW].finish(item_id, now.timestamp(), canceled=True)
             for event_id in effects.deliveries:
                 self.deliver(event_id)
         except RedisError as exc:

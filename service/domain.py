@@ -205,3 +205,34 @@ class ReviewItem:
     verdict: Verdict | None = None
     decided_label: str | None = None
     note: str | None = None
+
+
+class AppealVerdict(enum.StrEnum):
+    RESTORE = "restore"
+    UPHOLD = "uphold"
+
+
+@dataclass(frozen=True, slots=True)
+class Appeal:
+    """A creator's appeal of one removal, worked like a review item by an appeals reviewer."""
+
+    item_id: str
+    video_id: str
+    revision: int
+    removal_event_id: str  # the removal appealed: one appeal per removal
+    removed_by: str  # the removal's actor: model:<version> or a moderator's key
+    automated: bool
+    label: str | None  # the policy label of the removal
+    score: float  # the model's score for that label
+    language: str  # the queue language
+    region: str
+    statement: str
+    state: ItemState
+    created_at: dt.datetime
+    claimed_by: str | None = None
+    lease_expires_at: dt.datetime | None = None
+    claims: int = 0
+    decided_at: dt.datetime | None = None
+    decided_by: str | None = None
+    verdict: AppealVerdict | None = None
+    note: str | None = None

@@ -7,7 +7,6 @@ work horse per job, and an engine or client made in the parent would share its s
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 from dataclasses import dataclass
@@ -93,8 +92,8 @@ def deliver_webhook(event_id: str) -> str:
 
 
 def sweep_leases() -> int:
-    return _context().review.sweep()
+    return _context().parts.sweep()
 
 
 def reconcile() -> dict[str, int]:
-    return dataclasses.asdict(_context().review.reconcile())
+    return _context().parts.reconcile()

@@ -18,6 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from classifier import Evidence
 from service.domain import (
     Action,
+    Appeal,
+    AppealVerdict,
     Decision,
     Event,
     EventType,
@@ -166,5 +168,30 @@ def review_item(row: Mapping[Any, Any]) -> ReviewItem:
         decided_by=row["decided_by"],
         verdict=Verdict(row["verdict"]) if row["verdict"] else None,
         decided_label=row["decided_label"],
+        note=row["note"],
+    )
+
+
+def appeal(row: Mapping[Any, Any]) -> Appeal:
+    return Appeal(
+        item_id=row["item_id"],
+        video_id=row["video_id"],
+        revision=row["revision"],
+        removal_event_id=row["removal_event_id"],
+        removed_by=row["removed_by"],
+        automated=bool(row["automated"]),
+        label=row["label"],
+        score=float(row["score"]),
+        language=row["language"],
+        region=row["region"],
+        statement=row["statement"],
+        state=ItemState(row["state"]),
+        created_at=row["created_at"],
+        claimed_by=row["claimed_by"],
+        lease_expires_at=row["lease_expires_at"],
+        claims=int(row["claims"]),
+        decided_at=row["decided_at"],
+        decided_by=row["decided_by"],
+        verdict=AppealVerdict(row["verdict"]) if row["verdict"] else None,
         note=row["note"],
     )

@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from classifier import Evidence, OnnxScorer, VideoScores, detect_language
 from service.decision_log import DecisionLog, ScoringRecord
 from service.domain import Action, Decision, Upload, VideoState, content_hash
+from service.effects import Effects
 from service.policy import Policy, decide
-from service.review_log import Effects
 
 log = logging.getLogger(__name__)
 

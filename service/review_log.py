@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ from service.domain import (
     Visibility,
     content_from_canonical,
 )
+from service.effects import Effects, QueueChange
 from service.errors import NotFoundError
 from service.leased_log import LeasedLog
 from service.log_rows import (
@@ -38,30 +39,6 @@ from service.log_rows import (
 )
 from service.outbox import add_delivery
 from service.tables import contents, review_items, videos
-
-
-@dataclass(frozen=True, slots=True)
-class QueueChange:
-    """An open item to put in (or move within) the Redis queues, with what sets its priority."""
-
-    item: ReviewItem
-    views: int
-    reports: int
-
-
-@dataclass
-class Effects:
-    """What a committed write asks of Redis: queue changes, items that no longer need a
-    decision, and webhooks to deliver. Applied after commit; reconcile repairs any that fail."""
-
-    queue: list[QueueChange] = field(default_factory=list)
-    closed: list[str] = field(default_factory=list)
-    deliveries: list[str] = field(default_factory=list)
-
-    def extend(self, other: Effects) -> None:
-        self.queue += other.queue
-        self.closed += other.closed
-        self.deliveries += other.deliveries
 
 
 def open_item(

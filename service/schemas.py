@@ -130,6 +130,8 @@ class VideoOut(BaseModel):
     first_reported_at: dt.datetime | None
     decision: DecisionOut
     history: list[EventOut]
+    reviews: list[ReviewItemOut] = Field(description="human reviews of the video, oldest first")
+    appeals: list[AppealOut] = Field(description="appeals and their outcomes, oldest first")
 
 
 class ReportOut(BaseModel):
@@ -235,3 +237,65 @@ class QueuesOut(BaseModel):
     leased: int
     past_target: int
     queues: list[QueueOut]
+
+
+# --- appeals ------------------------------------------------------------------------------
+
+
+class AppealIn(BaseModel):
+    statement: str = Field(min_length=1, description="the creator's own words")
+
+
+class AppealOut(BaseModel):
+    appeal_id: str
+    video_id: str
+    revision: int
+    removal_event_id: str
+    removed_by: str = Field(description="model:<version>, or the moderator's key")
+    automated: bool
+    label: str | None
+    score: float
+    queue_language: str
+    region: str
+    statement: str
+    state: Literal["open", "decided"]
+    created_at: dt.datetime
+    claimed_by: str | None
+    lease_expires_at: dt.datetime | None
+    lease_remaining_s: float | None
+    decided_at: dt.datetime | None
+    decided_by: str | None
+    verdict: Literal["restore", "uphold"] | None
+    note: str | None
+
+
+class RemovalOut(BaseModel):
+    event_id: str
+    type: str = Field(description="auto_removed or human_removed")
+    actor: str
+    label: str | None
+    occurred_at: dt.datetime
+
+
+class AppealClaimOut(BaseModel):
+    """A leased appeal with what the reviewer needs: the removal, the model's decision with
+    its scores and evidence, the texts and the creator's statement (in ``appeal``)."""
+
+    appeal: AppealOut
+    video: ReviewVideoOut
+    removal: RemovalOut
+    decision: DecisionOut
+    content: ContentOut | None
+
+
+class AppealDecisionIn(BaseModel):
+    verdict: Literal["restore", "uphold"]
+    note: str | None = None
+
+
+class AppealDecisionOut(BaseModel):
+    appeal: AppealOut
+    video: ReviewVideoOut
+
+
+VideoOut.model_rebuild()

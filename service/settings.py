@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     review_lease_s: float = Field(default=600.0, ge=5, le=86_400)
     review_target_s: float = Field(default=86_400.0, ge=60)  # "past target" in queue stats
     max_note_chars: int = Field(default=2_000, ge=1, le=2_000)
+    # Appeals: how long after a removal its creator may appeal, and the statement's length.
+    appeal_window_days: int = Field(default=180, ge=1, le=3_650)
+    max_statement_chars: int = Field(default=5_000, ge=1, le=5_000)
 
     # Webhooks to the upload pipeline: off until a URL is set. Deliveries are retried after
     # each of these delays, then left in RQ's failed registry.

@@ -191,3 +191,33 @@ outbox = sa.Table(
     sa.Column("last_error", sa.String(500), nullable=True),
     sa.Index("ix_outbox_pending", "delivered_at", "created_at"),
 )
+
+# One row per appeal of a removal (unique per removal event), worked under a lease like a
+# review item; the appeals queues in Redis are rebuilt from the open ones.
+appeals = sa.Table(
+    "appeals",
+    metadata,
+    sa.Column("item_id", sa.String(40), primary_key=True),
+    sa.Column("video_id", ID, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("removal_event_id", sa.String(36), nullable=False),
+    sa.Column("removed_by", sa.String(160), nullable=False),
+    sa.Column("automated", sa.Boolean, nullable=False),
+    sa.Column("label", sa.String(64), nullable=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("language", sa.String(35), nullable=False),
+    sa.Column("region", sa.String(2), nullable=False),
+    sa.Column("statement", sa.String(5000), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_by", sa.String(160), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+    sa.Column("claims", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("decided_by", sa.String(160), nullable=True),
+    sa.Column("verdict", sa.String(16), nullable=True),
+    sa.Column("note", sa.String(2000), nullable=True),
+    sa.UniqueConstraint("removal_event_id", name="uq_appeals_removal_event_id"),
+    sa.Index("ix_appeals_state", "state", "created_at"),
+    sa.Index("ix_appeals_video", "video_id"),
+)

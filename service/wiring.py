@@ -5,14 +5,17 @@ assemble the same graph here, so they cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
 
 from review_queue import ReviewQueues
+from service.appeal_log import AppealLog
+from service.appeals import Appeals
 from service.database import create_engine, migrate
 from service.decision_log import DecisionLog
-from service.dispatch import Dispatcher
+from service.dispatch import APPEALS, REVIEW, Dispatcher
 from service.moderation import Clock, system_clock
 from service.outbox import Outbox
 from service.policy import Policy
@@ -35,6 +38,23 @@ class Parts:
     queues: ReviewQueues
     dispatcher: Dispatcher
     review: Review
+    appeal_log: AppealLog
+    appeal_queues: ReviewQueues
+    appeals: Appeals
+
+    def sweep(self) -> int:
+        """Return every expired lease, review and appeal, to its queue."""
+        return self.review.sweep() + self.appeals.sweep()
+
+    def reconcile(self) -> dict[str, int]:
+        review = self.review.reconcile()
+        appeals = self.appeals.reconcile()
+        return {
+            **asdict(review),
+            "appeals_open": appeals.open_items,
+            "appeals_restored": appeals.restored,
+            "appeals_finished": appeals.finished,
+        }
 
     def close(self) -> None:
         self.redis.close()
@@ -55,10 +75,11 @@ def build(
     )
     review_log = ReviewLog(engine, webhooks=webhooks)
     outbox = Outbox(engine)
-    queues = ReviewQueues(redis.client, "review")
+    queues = ReviewQueues(redis.client, REVIEW)
+    appeal_queues = ReviewQueues(redis.client, APPEALS)
     dispatcher = Dispatcher(
         redis.client,
-        queues,
+        {REVIEW: queues, APPEALS: appeal_queues},
         retry_intervals_s=settings.webhook_retry_intervals_s,
         webhook_timeout_s=settings.webhook_timeout_s,
     )
@@ -74,6 +95,22 @@ def build(
         lease_s=settings.review_lease_s,
         webhooks=webhooks,
     )
+    appeal_log = AppealLog(
+        engine,
+        languages=settings.review_languages,
+        window=dt.timedelta(days=settings.appeal_window_days),
+        webhooks=webhooks,
+    )
+    appeals = Appeals(
+        decision_log,
+        appeal_log,
+        review_log,
+        appeal_queues,
+        dispatcher,
+        clock=clock,
+        languages=settings.review_languages,
+        lease_s=settings.review_lease_s,
+    )
     return Parts(
         settings=settings,
         clock=clock,
@@ -86,4 +123,7 @@ def build(
         queues=queues,
         dispatcher=dispatcher,
         review=review,
+        appeal_log=appeal_log,
+        appeal_queues=appeal_queues,
+        appeals=appeals,
     )

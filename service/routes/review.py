@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from review_queue import PRIORITY_ORDER
+from review_queue import PRIORITY_ORDER, QueueStats
 from service.auth import Moderator
-from service.domain import ReviewItem, Verdict, VideoState
+from service.domain import Verdict
 from service.limits import check_text
 from service.review import ItemView, Review
-from service.routes.videos import to_decision_out
+from service.routes.convert import (
+    to_content_out,
+    to_decision_out,
+    to_item_out,
+    to_review_video_out,
+)
 from service.schemas import (
     ClaimOut,
-    ContentOut,
     QueueOut,
     QueuesOut,
     ReviewDecisionIn,
     ReviewDecisionOut,
     ReviewItemOut,
-    ReviewVideoOut,
-    SegmentIn,
 )
 from service.settings import Settings
 
@@ -40,63 +43,36 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def to_item_out(item: ReviewItem, now: dt.datetime) -> ReviewItemOut:
-    expires = item.lease_expires_at
-    return ReviewItemOut(
-        item_id=item.item_id,
-        video_id=item.video_id,
-        revision=item.revision,
-        reason=item.reason.value,
-        queue_language=item.language,
-        region=item.region,
-        label=item.label,
-        score=item.score,
-        state=item.state.value,
-        created_at=item.created_at,
-        claimed_by=item.claimed_by,
-        lease_expires_at=expires,
-        lease_remaining_s=max(0.0, (expires - now).total_seconds()) if expires else None,
-        claims=item.claims,
-        decided_at=item.decided_at,
-        decided_by=item.decided_by,
-        verdict=item.verdict.value if item.verdict else None,
-        decided_label=item.decided_label,
-        note=item.note,
-    )
-
-
-def to_review_video_out(video: VideoState) -> ReviewVideoOut:
-    return ReviewVideoOut(
-        video_id=video.video_id,
-        creator_id=video.creator_id,
-        region=video.region,
-        language=video.language,
-        status=video.status.value,
-        visibility=video.visibility.value,
-        revision=video.revision,
-        uploaded_at=video.uploaded_at,
-        views=video.views,
-        reports=video.reports,
-    )
-
-
 def to_claim_out(view: ItemView, now: dt.datetime) -> ClaimOut:
-    content = None
-    if view.content is not None:
-        transcript = view.content.transcript
-        content = ContentOut(
-            title=view.content.title,
-            description=view.content.description,
-            hashtags=list(view.content.hashtags),
-            transcript=transcript
-            if isinstance(transcript, str)
-            else [SegmentIn(start_s=s.start_s, end_s=s.end_s, text=s.text) for s in transcript],
-        )
     return ClaimOut(
         item=to_item_out(view.item, now),
         video=to_review_video_out(view.video),
         decision=to_decision_out(view.decision),
-        content=content,
+        content=to_content_out(view.content),
+    )
+
+
+def queues_out(stats: Sequence[QueueStats], target_s: float) -> QueuesOut:
+    now = dt.datetime.now(dt.UTC).timestamp()
+    rank = {priority: index for index, priority in enumerate(PRIORITY_ORDER)}
+    out = [
+        QueueOut(
+            queue=s.queue,
+            language=s.language,
+            priority=s.priority.value,
+            waiting=s.waiting,
+            leased=s.leased,
+            oldest_age_s=max(0.0, now - s.oldest_since) if s.oldest_since is not None else None,
+            past_target=s.past_target,
+        )
+        for s in sorted(stats, key=lambda s: (rank[s.priority], s.language))
+    ]
+    return QueuesOut(
+        target_s=target_s,
+        waiting=sum(q.waiting for q in out),
+        leased=sum(q.leased for q in out),
+        past_target=sum(q.past_target for q in out),
+        queues=out,
     )
 
 

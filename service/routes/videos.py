@@ -1,25 +1,34 @@
-"""/v1/videos: score, score-batch, a video's status and history, views, user reports."""
+"""/v1/videos: score, score-batch, a video's status and history, views, user reports, appeals."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
 from classifier import TranscriptSegment, Video
+from service.appeals import Appeals
 from service.auth import Uploader, VideoReader
 from service.decision_log import DecisionLog
-from service.domain import Decision, Event, Upload
+from service.domain import Upload
 from service.errors import NotFoundError
 from service.limits import check_text, check_videos
 from service.moderation import Moderation
+from service.review_log import ReviewLog
+from service.routes.convert import (
+    to_appeal_out,
+    to_decision_out,
+    to_event_out,
+    to_item_out,
+)
 from service.schemas import (
     VIDEO_ID,
+    AppealIn,
+    AppealOut,
     BatchIn,
     BatchOut,
     DecisionOut,
-    EventOut,
-    EvidenceOut,
     ReportIn,
     ReportOut,
     VideoIn,
@@ -61,47 +70,6 @@ def to_upload(body: VideoIn) -> Upload:
     )
 
 
-def to_decision_out(decision: Decision) -> DecisionOut:
-    return DecisionOut(
-        decision_id=decision.decision_id,
-        video_id=decision.video_id,
-        revision=decision.revision,
-        action=decision.action.value,
-        status=decision.status.value,
-        visibility=decision.visibility.value,
-        label=decision.label,
-        scores=dict(decision.scores),
-        evidence=[
-            EvidenceOut(
-                label=e.label,
-                field=e.field,
-                start_s=e.start_s,
-                end_s=e.end_s,
-                text=e.text,
-                score=e.score,
-            )
-            for e in decision.evidence
-        ],
-        thresholds={k: dict(v) for k, v in decision.thresholds.items()},
-        model_version=decision.model_version,
-        policy_version=decision.policy_version,
-        decided_at=decision.decided_at,
-    )
-
-
-def to_event_out(event: Event) -> EventOut:
-    return EventOut(
-        event_id=event.event_id,
-        sequence=event.sequence,
-        type=event.type.value,
-        revision=event.revision,
-        label=event.label,
-        actor=event.actor,
-        occurred_at=event.occurred_at,
-        data=dict(event.data),
-    )
-
-
 @router.post("/score", response_model=DecisionOut, summary="Score one video, act, log it")
 def score(body: VideoIn, request: Request, response: Response, key: Uploader) -> DecisionOut:
     """Scores the video's texts, applies the policy and logs the decision.
@@ -127,6 +95,9 @@ def score_batch(body: BatchIn, request: Request, key: Uploader) -> BatchOut:
 @router.get("/{video_id}", response_model=VideoOut, summary="Status and history of a video")
 def get_video(video_id: VideoId, request: Request, key: VideoReader) -> VideoOut:
     log: DecisionLog = request.app.state.decision_log
+    review_log: ReviewLog = request.app.state.parts.review_log
+    appeals: Appeals = request.app.state.appeals
+    now = dt.datetime.now(dt.UTC)
     state = log.current(video_id)
     if state is None:
         raise NotFoundError(f"no video {video_id}")
@@ -151,6 +122,8 @@ def get_video(video_id: VideoId, request: Request, key: VideoReader) -> VideoOut
         first_reported_at=state.first_reported_at,
         decision=to_decision_out(log.decision(state.decision_id)),
         history=[to_event_out(event) for event in log.history(video_id)],
+        reviews=[to_item_out(item, now) for item in review_log.items_of(video_id)],
+        appeals=[to_appeal_out(appeal, now) for appeal in appeals.appeals_of(video_id)],
     )
 
 
@@ -170,3 +143,19 @@ def report(video_id: VideoId, body: ReportIn, request: Request, key: Uploader) -
         video_id, body.reporter_id, body.reason, key.actor
     )
     return ReportOut(video_id=state.video_id, reports=state.reports, counted=counted)
+
+
+@router.post(
+    "/{video_id}/appeals",
+    response_model=AppealOut,
+    status_code=201,
+    summary="A creator's appeal of a removal",
+)
+def appeal(video_id: VideoId, body: AppealIn, request: Request, key: Uploader) -> AppealOut:
+    """Accepted for a removed video, once per removal, within the appeal window (default 180
+    days): anything else is 409. The video is `appealed` (still removed) until an appeals
+    reviewer restores it or upholds the removal."""
+    check_text(body.statement, "statement", _settings(request).max_statement_chars)
+    appeals: Appeals = request.app.state.appeals
+    submitted = appeals.submit(video_id, body.statement, key.actor)
+    return to_appeal_out(submitted, dt.datetime.now(dt.UTC))

@@ -205,3 +205,14 @@ def test_language_ranges_cover_their_subtags() -> None:
     assert claimable_languages(["ur"], languages) == ["ur", "ur-Latn"]
     assert claimable_languages(["ur-Latn", "en"], languages) == ["ur-Latn", "en"]
     assert claimable_languages([], languages) == [*languages, OTHER]
+
+
+def test_a_holder_is_passed_over_for_items_they_may_not_take(
+    queues: ReviewQueues, redis: Redis
+) -> None:
+    own = QueuedItem("i1", "v1", 1, "en", Priority.NORMAL, 100.0, excluded="m1")
+    queues.enqueue([own, item(2, since=200.0)])
+    assert claimed(queues, "m1", ["en"]) == "i2"  # the older i1 is m1's own removal
+    assert queues.claim("m3", ["en"], 2000.0, LEASE_S) is not None  # others may take i1
+    assert queues.finish("i1", 2100.0) is True
+    assert redis.smembers("mod:review:excluded:m1") == set()

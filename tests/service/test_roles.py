@@ -26,6 +26,11 @@ ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/review/claim"): frozenset({Role.MODERATOR}),
     ("POST", "/v1/review/items/{item_id}/decision"): frozenset({Role.MODERATOR}),
     ("POST", "/v1/review/items/{item_id}/release"): frozenset({Role.MODERATOR}),
+    ("POST", "/v1/videos/{video_id}/appeals"): frozenset({Role.UPLOADER}),
+    ("GET", "/v1/appeals/queues"): frozenset({Role.APPEALS_REVIEWER}),
+    ("POST", "/v1/appeals/claim"): frozenset({Role.APPEALS_REVIEWER}),
+    ("POST", "/v1/appeals/{appeal_id}/decision"): frozenset({Role.APPEALS_REVIEWER}),
+    ("POST", "/v1/appeals/{appeal_id}/release"): frozenset({Role.APPEALS_REVIEWER}),
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
@@ -36,12 +41,18 @@ BODIES: dict[str, object] = {
     "/v1/videos/{video_id}/views": {"views": 1},
     "/v1/videos/{video_id}/reports": {"reason": "spam", "reporter_id": "u1"},
     "/v1/review/items/{item_id}/decision": {"verdict": "approve"},
+    "/v1/videos/{video_id}/appeals": {"statement": "it is a cooking video"},
+    "/v1/appeals/{appeal_id}/decision": {"verdict": "restore"},
 }
 # What an allowed caller gets when it is not 200: an empty queue, an item that does not exist.
 ALLOWED_STATUS: dict[str, set[int]] = {
     "/v1/review/claim": {200, 204},
     "/v1/review/items/{item_id}/decision": {404},
     "/v1/review/items/{item_id}/release": {404},
+    "/v1/videos/{video_id}/appeals": {409},  # the video is live: nothing to appeal
+    "/v1/appeals/claim": {200, 204},
+    "/v1/appeals/{appeal_id}/decision": {404},
+    "/v1/appeals/{appeal_id}/release": {404},
 }
 
 
@@ -67,7 +78,7 @@ def test_access(
 ) -> None:
     allowed = ROLES[(method, path)]
     headers = make_key(role) if role else {}
-    url = path.replace("{video_id}", "m0").replace("{item_id}", "r0")
+    url = path.replace("{video_id}", "m0").replace("{item_id}", "r0").replace("{appeal_id}", "a0")
     if "{video_id}" in path:  # the video must exist for the allowed roles to succeed
         client.post("/v1/videos/score", json=video("m0"), headers=make_key(Role.UPLOADER))
     response = client.request(method, url, json=BODIES.get(path), headers=headers)
