@@ -116,6 +116,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     reconcile.set_defaults(handler=_reconcile)
 
+    export_labels = commands.add_parser(
+        "export-labels",
+        help="human-confirmed labels (reviews, appeals) as training JSONL",
+    )
+    export_labels.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    export_labels.set_defaults(handler=_export_labels)
+
     demo = commands.add_parser("demo", help="serve on the embedded defaults and walk through it")
     demo.add_argument("--port", type=int, help="default 8000")
     demo.set_defaults(handler=_demo)
@@ -202,6 +209,27 @@ def _reconcile(args: argparse.Namespace) -> ExitCode:
         f"moved to their priority: {report['moved']}; taken out (decided): "
         f"{report['finished']}; open appeals: {report['appeals_open']}, restored: "
         f"{report['appeals_restored']}; webhooks enqueued again: {report['webhooks']}"
+    )
+    return 0
+
+
+def _export_labels(args: argparse.Namespace) -> ExitCode:
+    from service.database import create_engine
+    from service.labels import export
+
+    engine = create_engine(get_settings().effective_database_url())
+    try:
+        if args.out:
+            with args.out.open("w", encoding="utf-8") as sink:
+                counts = export(engine, sink)
+        else:
+            counts = export(engine, sys.stdout)
+    finally:
+        engine.dispose()
+    sys.stderr.write(
+        f"{counts['examples']} examples: {counts['violations']} violations, "
+        f"{counts['benign']} benign, of which {counts['false_positives']} restored automated "
+        "removals (the model's known false positives)\n"
     )
     return 0
 
