@@ -155,7 +155,7 @@ def demo(settings: Settings) -> None:
         engine = create_engine(ready.effective_database_url())
         _, plaintext = KeyStore(engine).create(
             "demo",
-            [Role.UPLOADER, Role.MODERATOR, Role.ANALYST, Role.ADMIN],
+            [Role.UPLOADER, Role.MODERATOR, Role.APPEALS_REVIEWER, Role.ANALYST, Role.ADMIN],
             ["en", "ur", "ur-Latn"],
             dt.datetime.now(dt.UTC),
         )
@@ -199,6 +199,14 @@ def demo(settings: Settings) -> None:
             f"  curl -s -X POST {auth} -H 'Content-Type: application/json' \\\n"
             '       -d \'{"verdict": "remove", "label": "misinformation"}\' \\\n'
             f"       {base}/v1/review/items/<item_id from the claim>/decision\n"
+            "Appeal a removal on the creator's behalf, then decide it as an appeals reviewer:\n"
+            f"  curl -s -X POST {auth} -H 'Content-Type: application/json' \\\n"
+            '       -d \'{"statement": "it is my own shop"}\' '
+            f"{base}/v1/videos/demo-giveaway/appeals\n"
+            f"  curl -s -X POST {auth} {base}/v1/appeals/claim | python3 -m json.tool\n"
+            f"  curl -s -X POST {auth} -H 'Content-Type: application/json' \\\n"
+            '       -d \'{"verdict": "restore"}\' '
+            f"{base}/v1/appeals/<appeal_id from the claim>/decision\n"
             "Ctrl-C stops the server.\n"
         )
 
