@@ -53,6 +53,7 @@ from service.review_log import (
     open_item_of,
     supersede_open_items,
 )
+from service.rollups import removal_facts
 from service.tables import contents, decisions, events, reports, videos
 
 WRITE_ATTEMPTS = 3
@@ -429,6 +430,15 @@ class DecisionLog:
                 reports_so_far = int(previous["reports"]) if previous else 0
                 effects.queue.append(QueueChange(item, views, reports_so_far))
         if decision.action in _FOLLOW_UP:
+            if removed:  # what the report counts about a removal, as it stands now
+                data = {
+                    **data,
+                    **removal_facts(
+                        int(previous["views"]) if previous else 0,
+                        previous["uploaded_at"] if previous else upload.uploaded_at,
+                        int(previous["reports"]) if previous else 0,
+                    ),
+                }
             rows.append(
                 event_row(
                     video,

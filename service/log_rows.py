@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from classifier import Evidence
+from service import rollups
 from service.domain import (
     Action,
     Appeal,
@@ -57,7 +58,9 @@ def video_columns(connection: sa.Connection, video_id: str) -> Mapping[Any, Any]
 
 
 def append_events(connection: sa.Connection, rows: list[dict[str, object]]) -> None:
+    """Append events and add what they count to the report's rollups, in one transaction."""
     connection.execute(INSERT_EVENT, rows)
+    rollups.apply(connection, rows)
 
 
 def event_row(

@@ -38,6 +38,7 @@ from service.log_rows import (
     video_state,
 )
 from service.outbox import add_delivery
+from service.rollups import removal_facts
 from service.tables import contents, review_items, videos
 
 
@@ -230,7 +231,16 @@ class ReviewLog(LeasedLog[ReviewItem]):
                 now,
                 label=label if verdict is Verdict.REMOVE else row["label"],
                 revision=row["revision"],
-                data={"item_id": item_id, "reason": row["reason"], "note": note},
+                data={
+                    "item_id": item_id,
+                    "reason": row["reason"],
+                    "note": note,
+                    **(
+                        removal_facts(video["views"], video["uploaded_at"], video["reports"])
+                        if verdict is Verdict.REMOVE
+                        else {}
+                    ),
+                },
             )
             append_events(connection, [event])
             effects = Effects()

@@ -221,3 +221,25 @@ appeals = sa.Table(
     sa.Index("ix_appeals_state", "state", "created_at"),
     sa.Index("ix_appeals_video", "video_id"),
 )
+
+# The enforcement report's counts per UTC day, region and policy label ("" for uploads),
+# added to in the transaction of each event that counts (service/rollups.py).
+rollups = sa.Table(
+    "rollups",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("region", sa.String(2), primary_key=True),
+    sa.Column("label", sa.String(64), primary_key=True),
+    *[
+        sa.Column(name, sa.BigInteger, nullable=False, server_default="0")
+        for name in (
+            "uploads",
+            "removals",
+            "removals_automated",
+            "removals_zero_views",
+            "removals_within_24h",
+            "removals_proactive",
+            "restorations",
+        )
+    ],
+)

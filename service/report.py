@@ -1,0 +1,269 @@
+"""The Community Guidelines Enforcement Report (DESIGN.md section 8), from the daily rollups.
+
+For a period (quarter ``2023Q1``, month ``2023-03``, or ``from``/``to`` dates), optionally one
+region and one label: every metric in total, per region and per label, beside the previous
+period of the same length, with each rate's numerator and denominator. Days are UTC days.
+
+Definitions, as the report's readers know them:
+
+- uploaded: videos scored for the first time in the period;
+- removed: removals in the period, by the model or a person (a video removed, restored and
+  removed again counts twice); removal rate = removed / uploaded;
+- removed by automation: removals the model decided alone;
+- restored: removed videos restored after appeal in the period;
+- removed before any views / within 24 hours / proactively: the share of removals with zero
+  views at removal, within 24 hours of upload, before any user report.
+
+Per label, uploads are not split (an upload has no label): a label's removal rate is its
+removals over all uploads of the scope, and its share of removals is shown beside it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import datetime as dt
+import io
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from service.errors import InvalidRequestError
+from service.rollups import COUNTERS
+from service.tables import rollups
+
+RATES = {  # name: (numerator, denominator)
+    "removal_rate": ("removals", "uploads"),
+    "automation_share": ("removals_automated", "removals"),
+    "zero_views_share": ("removals_zero_views", "removals"),
+    "within_24h_share": ("removals_within_24h", "removals"),
+    "proactive_share": ("removals_proactive", "removals"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    name: str
+    start: dt.date
+    end: dt.date  # exclusive
+    kind: str  # quarter, month, range
+
+    def previous(self) -> Period:
+        if self.kind == "quarter":
+            year, quarter = self.start.year, (self.start.month - 1) // 3 + 1
+            year, quarter = (year - 1, 4) if quarter == 1 else (year, quarter - 1)
+            return parse_period(f"{year}Q{quarter}")
+        if self.kind == "month":
+            year, month = self.start.year, self.start.month
+            year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+            return parse_period(f"{year}-{month:02d}")
+        length = self.end - self.start
+        start = self.start - length
+        return Period(f"{start}..{self.start - dt.timedelta(days=1)}", start, self.start, "range")
+
+
+def parse_period(
+    period: str | None = None, start: dt.date | None = None, end: dt.date | None = None
+) -> Period:
+    """``2023Q1``, ``2023-03``, or ``start``/``end`` (inclusive) dates."""
+    if period:
+        quarter = re.fullmatch(r"(\d{4})Q([1-4])", period)
+        if quarter:
+            year, number = int(quarter.group(1)), int(quarter.group(2))
+            first = dt.date(year, 3 * number - 2, 1)
+            last_month = 3 * number
+            after = (
+                dt.date(year + 1, 1, 1) if last_month == 12 else dt.date(year, last_month + 1, 1)
+            )
+            return Period(period, first, after, "quarter")
+        month = re.fullmatch(r"(\d{4})-(\d{2})", period)
+        if month and 1 <= int(month.group(2)) <= 12:
+            year, number = int(month.group(1)), int(month.group(2))
+            days = calendar.monthrange(year, number)[1]
+            first = dt.date(year, number, 1)
+            return Period(period, first, first + dt.timedelta(days=days), "month")
+        raise InvalidRequestError(f"period {period!r}: use 2023Q1, 2023-03, or from/to dates")
+    if start and end:
+        if end < start:
+            raise InvalidRequestError("the period ends before it starts")
+        if (end - start).days > 3_660:
+            raise InvalidRequestError("a period of at most ten years")
+        return Period(f"{start}..{end}", start, end + dt.timedelta(days=1), "range")
+    raise InvalidRequestError("give a period (2023Q1, 2023-03) or both from and to")
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    counts: Mapping[str, int]
+
+    def rate(self, name: str) -> tuple[int, int, float | None]:
+        numerator, denominator = RATES[name]
+        top, bottom = self.counts.get(numerator, 0), self.counts.get(denominator, 0)
+        return top, bottom, (top / bottom if bottom else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    period: Period
+    previous: Period
+    region: str | None
+    label: str | None
+    total: tuple[Metrics, Metrics]  # (this period, the previous one)
+    by_region: Mapping[str, tuple[Metrics, Metrics]]
+    by_label: Mapping[str, tuple[Metrics, Metrics]]
+
+    def to_json(self) -> dict[str, object]:
+        def side(pair: tuple[Metrics, Metrics], removals_total: int | None) -> dict[str, object]:
+            now, before = pair
+            counts = {
+                name: {
+                    "value": now.counts.get(name, 0),
+                    "previous": before.counts.get(name, 0),
+                    "change": now.counts.get(name, 0) - before.counts.get(name, 0),
+                }
+                for name in COUNTERS
+            }
+            rates: dict[str, object] = {}
+            for name in RATES:
+                top, bottom, value = now.rate(name)
+                rates[name] = {
+                    "value": value,
+                    "numerator": top,
+                    "denominator": bottom,
+                    "previous": before.rate(name)[2],
+                }
+            out: dict[str, object] = {"counts": counts, "rates": rates}
+            if removals_total is not None:
+                removed = now.counts.get("removals", 0)
+                out["share_of_removals"] = {
+                    "value": removed / removals_total if removals_total else None,
+                    "numerator": removed,
+                    "denominator": removals_total,
+                }
+            return out
+
+        total_removals = self.total[0].counts.get("removals", 0)
+        return {
+            "period": _period_json(self.period),
+            "previous_period": _period_json(self.previous),
+            "region": self.region,
+            "label": self.label,
+            "total": side(self.total, None),
+            "by_region": {key: side(pair, None) for key, pair in self.by_region.items()},
+            "by_label": {key: side(pair, total_removals) for key, pair in self.by_label.items()},
+        }
+
+    def to_csv(self) -> str:
+        """One row per (scope, key, metric): value, previous, change, numerator, denominator."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "period",
+                "scope",
+                "key",
+                "metric",
+                "value",
+                "previous",
+                "change",
+                "numerator",
+                "denominator",
+            ]
+        )
+        scopes: list[tuple[str, str, tuple[Metrics, Metrics]]] = [("total", "all", self.total)]
+        scopes += [("region", key, pair) for key, pair in self.by_region.items()]
+        scopes += [("label", key, pair) for key, pair in self.by_label.items()]
+        for scope, key, (now, before) in scopes:
+            for name in COUNTERS:
+                value, previous = now.counts.get(name, 0), before.counts.get(name, 0)
+                writer.writerow(
+                    [self.period.name, scope, key, name, value, previous, value - previous, "", ""]
+                )
+            for name in RATES:
+                top, bottom, rate = now.rate(name)
+                previous_rate = before.rate(name)[2]
+                writer.writerow(
+                    [
+                        self.period.name,
+                        scope,
+                        key,
+                        name,
+                        "" if rate is None else f"{rate:.6f}",
+                        "" if previous_rate is None else f"{previous_rate:.6f}",
+                        "",
+                        top,
+                        bottom,
+                    ]
+                )
+        return out.getvalue()
+
+
+def _period_json(period: Period) -> dict[str, str]:
+    last = period.end - dt.timedelta(days=1)
+    return {"name": period.name, "from": period.start.isoformat(), "to": last.isoformat()}
+
+
+def enforcement_report(
+    engine: sa.Engine, period: Period, region: str | None = None, label: str | None = None
+) -> Report:
+    previous = period.previous()
+    now_rows = _sums(engine, period, region)
+    before_rows = _sums(engine, previous, region)
+
+    def metrics(rows: Iterable[tuple[str, str, Counter[str]]], *, by: str, key: str) -> Metrics:
+        total: Counter[str] = Counter()
+        for row_region, row_label, counts in rows:
+            if by == "region" and row_region != key:
+                continue
+            if label and row_label not in ("", label):
+                continue  # uploads ("" label) always count: they are the rate's denominator
+            if by == "label" and row_label not in ("", key):
+                continue
+            total.update(counts)
+        return Metrics(dict(total))
+
+    regions = sorted({r for r, _, _ in now_rows} | {r for r, _, _ in before_rows})
+    labels = sorted(
+        {lab for _, lab, _ in now_rows if lab} | {lab for _, lab, _ in before_rows if lab}
+    )
+    if label:
+        labels = [label]
+    return Report(
+        period=period,
+        previous=previous,
+        region=region,
+        label=label,
+        total=(metrics(now_rows, by="", key=""), metrics(before_rows, by="", key="")),
+        by_region={
+            r: (metrics(now_rows, by="region", key=r), metrics(before_rows, by="region", key=r))
+            for r in regions
+        },
+        by_label={
+            lab: (
+                metrics(now_rows, by="label", key=lab),
+                metrics(before_rows, by="label", key=lab),
+            )
+            for lab in labels
+        },
+    )
+
+
+def _sums(
+    engine: sa.Engine, period: Period, region: str | None
+) -> list[tuple[str, str, Counter[str]]]:
+    columns = [sa.func.sum(rollups.c[name]).label(name) for name in COUNTERS]
+    query = (
+        sa.select(rollups.c.region, rollups.c.label, *columns)
+        .where(rollups.c.day >= period.start, rollups.c.day < period.end)
+        .group_by(rollups.c.region, rollups.c.label)
+    )
+    if region:
+        query = query.where(rollups.c.region == region)
+    with engine.connect() as connection:
+        return [
+            (row.region, row.label, Counter({n: int(row._mapping[n] or 0) for n in COUNTERS}))
+            for row in connection.execute(query)
+        ]
