@@ -21,7 +21,7 @@ from service.keys import KeyStore
 from service.middleware import BodyLimit, RequestMetrics
 from service.models import load_active
 from service.moderation import Moderation
-from service.routes import appeals, health, review, videos
+from service.routes import appeals, health, reports, review, videos
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(videos.router)
     app.include_router(review.router)
     app.include_router(appeals.router)
+    app.include_router(reports.router)
     app.include_router(health.router)
 
     def limit_for(path: str) -> int:

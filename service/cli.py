@@ -123,6 +123,22 @@ def _parser() -> argparse.ArgumentParser:
     export_labels.add_argument("--out", type=Path, help="file to write (default: stdout)")
     export_labels.set_defaults(handler=_export_labels)
 
+    report = commands.add_parser("report", help="the enforcement report for a period")
+    report.add_argument("--period", help="2023Q1 or 2023-03")
+    report.add_argument("--from", dest="start", type=dt.date.fromisoformat, help="first day")
+    report.add_argument("--to", dest="end", type=dt.date.fromisoformat, help="last day")
+    report.add_argument("--region", help="one ISO 3166-1 alpha-2 region, e.g. PK")
+    report.add_argument("--label", help="one policy label")
+    report.add_argument("--format", choices=["json", "csv", "html"], default="json")
+    report.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    report.set_defaults(handler=_report)
+
+    rollups = commands.add_parser("rollups", help="the report's daily rollups")
+    rollup_commands = rollups.add_subparsers(required=True, metavar="action")
+    rollup_commands.add_parser("rebuild", help="recompute them from the events").set_defaults(
+        handler=_rollups_rebuild
+    )
+
     demo = commands.add_parser("demo", help="serve on the embedded defaults and walk through it")
     demo.add_argument("--port", type=int, help="default 8000")
     demo.set_defaults(handler=_demo)
@@ -231,6 +247,43 @@ def _export_labels(args: argparse.Namespace) -> ExitCode:
         f"{counts['benign']} benign, of which {counts['false_positives']} restored automated "
         "removals (the model's known false positives)\n"
     )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> ExitCode:
+    from service.database import create_engine
+    from service.report import enforcement_report, parse_period
+    from service.report_html import render
+
+    engine = create_engine(get_settings().effective_database_url())
+    try:
+        period = parse_period(args.period, args.start, args.end)
+        report = enforcement_report(engine, period, args.region, args.label)
+    finally:
+        engine.dispose()
+    if args.format == "html":
+        text = render(report)
+    elif args.format == "csv":
+        text = report.to_csv()
+    else:
+        text = json.dumps(report.to_json(), indent=2) + "\n"
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _rollups_rebuild(args: argparse.Namespace) -> ExitCode:
+    from service.database import create_engine
+    from service.rollups import rebuild
+
+    engine = create_engine(get_settings().effective_database_url())
+    try:
+        read = rebuild(engine)
+    finally:
+        engine.dispose()
+    _out(f"rollups rebuilt from {read} events")
     return 0
 
 

@@ -31,6 +31,7 @@ ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/appeals/claim"): frozenset({Role.APPEALS_REVIEWER}),
     ("POST", "/v1/appeals/{appeal_id}/decision"): frozenset({Role.APPEALS_REVIEWER}),
     ("POST", "/v1/appeals/{appeal_id}/release"): frozenset({Role.APPEALS_REVIEWER}),
+    ("GET", "/v1/reports/enforcement"): frozenset({Role.ANALYST}),
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
@@ -44,6 +45,7 @@ BODIES: dict[str, object] = {
     "/v1/videos/{video_id}/appeals": {"statement": "it is a cooking video"},
     "/v1/appeals/{appeal_id}/decision": {"verdict": "restore"},
 }
+QUERIES = {"/v1/reports/enforcement": "?period=2023Q1"}
 # What an allowed caller gets when it is not 200: an empty queue, an item that does not exist.
 ALLOWED_STATUS: dict[str, set[int]] = {
     "/v1/review/claim": {200, 204},
@@ -79,6 +81,7 @@ def test_access(
     allowed = ROLES[(method, path)]
     headers = make_key(role) if role else {}
     url = path.replace("{video_id}", "m0").replace("{item_id}", "r0").replace("{appeal_id}", "a0")
+    url += QUERIES.get(path, "")
     if "{video_id}" in path:  # the video must exist for the allowed roles to succeed
         client.post("/v1/videos/score", json=video("m0"), headers=make_key(Role.UPLOADER))
     response = client.request(method, url, json=BODIES.get(path), headers=headers)
