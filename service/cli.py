@@ -133,6 +133,15 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, help="file to write (default: stdout)")
     report.set_defaults(handler=_report)
 
+    sor = commands.add_parser(
+        "export-sor", help="DSA statements of reasons for a period's removals (JSON lines)"
+    )
+    sor.add_argument("--period", help="2023Q1 or 2023-03")
+    sor.add_argument("--from", dest="start", type=dt.date.fromisoformat, help="first day")
+    sor.add_argument("--to", dest="end", type=dt.date.fromisoformat, help="last day")
+    sor.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    sor.set_defaults(handler=_export_sor)
+
     rollups = commands.add_parser("rollups", help="the report's daily rollups")
     rollup_commands = rollups.add_subparsers(required=True, metavar="action")
     rollup_commands.add_parser("rebuild", help="recompute them from the events").set_defaults(
@@ -271,6 +280,34 @@ def _report(args: argparse.Namespace) -> ExitCode:
         args.out.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _export_sor(args: argparse.Namespace) -> ExitCode:
+    from service.database import create_engine
+    from service.policy import Policy
+    from service.report import parse_period
+    from service.sor import SorExport, statements_of_reasons
+
+    settings = get_settings()
+    period = parse_period(args.period, args.start, args.end)
+    engine = create_engine(settings.effective_database_url())
+    export = SorExport()
+    sink = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
+    try:
+        for statement in statements_of_reasons(
+            engine, Policy.load(settings.policy_file), period, export
+        ):
+            sink.write(json.dumps(statement, ensure_ascii=False) + "\n")
+    finally:
+        engine.dispose()
+        if args.out:
+            sink.close()
+    left_out = sum(export.left_out.values())
+    sys.stderr.write(
+        f"{export.statements} statements of reasons for {period.name}; {left_out} decisions "
+        "left out (only decisions limited to regions outside the EEA would be)\n"
+    )
     return 0
 
 

@@ -30,6 +30,9 @@ class LabelPolicy:
     auto_remove: bool
     remove: float | None = None  # overrides the card when set
     review: float | None = None
+    # The EU DSA Transparency Database's category (and keyword) for a removal under this label
+    dsa_category: str = "STATEMENT_CATEGORY_OTHER_VIOLATION_TC"
+    dsa_keyword: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,10 @@ class Policy:
                     auto_remove=bool(entry["auto_remove"]),
                     remove=_threshold(entry.get("remove")),
                     review=_threshold(entry.get("review")),
+                    dsa_category=str(
+                        entry.get("dsa_category", "STATEMENT_CATEGORY_OTHER_VIOLATION_TC")
+                    ),
+                    dsa_keyword=entry.get("dsa_keyword"),
                 )
                 for name, entry in body["labels"].items()
             }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 
 import pytest
 from fastapi.testclient import TestClient
@@ -179,3 +180,201 @@ def test_the_report_over_http(built: wiring.Parts, client: TestClient) -> None:
     bad = client.get("/v1/reports/enforcement?period=2023Q9", headers=headers)
     assert bad.status_code == 422
     assert bad.headers["content-type"] == "application/problem+json"
+
+
+# The DSA Transparency Database's schema, written out here independently of service/sor.py
+# (https://transparency.dsa.ec.europa.eu/page/api-documentation).
+SOR_REQUIRED = {
+    "decision_ground",
+    "category",
+    "content_type",
+    "content_date",
+    "application_date",
+    "territorial_scope",
+    "decision_facts",
+    "source_type",
+    "automated_detection",
+    "automated_decision",
+    "puid",
+}
+SOR_VALUES: dict[str, set[str]] = {
+    "decision_ground": {"DECISION_GROUND_ILLEGAL_CONTENT", "DECISION_GROUND_INCOMPATIBLE_CONTENT"},
+    "source_type": {
+        "SOURCE_ARTICLE_16",
+        "SOURCE_TRUSTED_FLAGGER",
+        "SOURCE_TYPE_OTHER_NOTIFICATION",
+        "SOURCE_VOLUNTARY",
+    },
+    "automated_detection": {"Yes", "No"},
+    "automated_decision": {
+        "AUTOMATED_DECISION_FULLY",
+        "AUTOMATED_DECISION_PARTIALLY",
+        "AUTOMATED_DECISION_NOT_AUTOMATED",
+    },
+    "incompatible_content_illegal": {"Yes", "No"},
+    "category": {
+        "STATEMENT_CATEGORY_ANIMAL_WELFARE",
+        "STATEMENT_CATEGORY_CONSUMER_INFORMATION",
+        "STATEMENT_CATEGORY_CYBER_VIOLENCE",
+        "STATEMENT_CATEGORY_CYBER_VIOLENCE_AGAINST_WOMEN",
+        "STATEMENT_CATEGORY_DATA_PROTECTION_AND_PRIVACY_VIOLATIONS",
+        "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
+        "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS",
+        "STATEMENT_CATEGORY_NEGATIVE_EFFECTS_ON_CIVIC_DISCOURSE_OR_ELECTIONS",
+        "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR",
+        "STATEMENT_CATEGORY_OTHER_VIOLATION_TC",
+        "STATEMENT_CATEGORY_PORNOGRAPHY_OR_SEXUALIZED_CONTENT",
+        "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
+        "STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY",
+        "STATEMENT_CATEGORY_SCAMS_AND_FRAUD",
+        "STATEMENT_CATEGORY_SELF_HARM",
+        "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE",
+        "STATEMENT_CATEGORY_UNSAFE_AND_PROHIBITED_PRODUCTS",
+        "STATEMENT_CATEGORY_VIOLENCE",
+    },
+}
+SOR_LISTS: dict[str, set[str]] = {
+    "decision_visibility": {
+        "DECISION_VISIBILITY_CONTENT_REMOVED",
+        "DECISION_VISIBILITY_CONTENT_DISABLED",
+        "DECISION_VISIBILITY_CONTENT_DEMOTED",
+        "DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED",
+        "DECISION_VISIBILITY_CONTENT_INTERACTION_RESTRICTED",
+        "DECISION_VISIBILITY_CONTENT_LABELLED",
+        "DECISION_VISIBILITY_OTHER",
+    },
+    "content_type": {
+        "CONTENT_TYPE_APP",
+        "CONTENT_TYPE_AUDIO",
+        "CONTENT_TYPE_IMAGE",
+        "CONTENT_TYPE_PRODUCT",
+        "CONTENT_TYPE_SYNTHETIC_MEDIA",
+        "CONTENT_TYPE_TEXT",
+        "CONTENT_TYPE_VIDEO",
+        "CONTENT_TYPE_OTHER",
+    },
+    "territorial_scope": {
+        "AT",
+        "BE",
+        "BG",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IS",
+        "IT",
+        "LI",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "NO",
+        "PL",
+        "PT",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
+    },
+}
+
+
+BY_MODEL = (
+    "STATEMENT_CATEGORY_SCAMS_AND_FRAUD",
+    "AUTOMATED_DECISION_FULLY",
+    "SOURCE_VOLUNTARY",
+    "Yes",
+)
+
+
+def check_statement(statement: dict[str, object]) -> None:
+    assert set(statement) >= SOR_REQUIRED
+    assert any(
+        key in statement
+        for key in (
+            "decision_visibility",
+            "decision_monetary",
+            "decision_provision",
+            "decision_account",
+        )
+    )
+    for key, allowed in SOR_VALUES.items():
+        if key in statement:
+            assert statement[key] in allowed, (key, statement[key])
+    for key, allowed in SOR_LISTS.items():
+        values = statement[key]
+        assert isinstance(values, list)
+        assert values
+        assert set(values) <= allowed, (key, values)
+    if statement["decision_ground"] == "DECISION_GROUND_INCOMPATIBLE_CONTENT":
+        assert statement["incompatible_content_ground"]
+        assert statement["incompatible_content_explanation"]
+    for key in ("content_date", "application_date"):
+        dt.date.fromisoformat(str(statement[key]))
+    assert len(str(statement["puid"])) <= 500
+    assert len(str(statement["decision_facts"])) <= 5000
+
+
+def test_statements_of_reasons_one_per_removal(built: wiring.Parts, client: TestClient) -> None:
+    from service.sor import SorExport, statements_of_reasons
+
+    export = SorExport()
+    statements = list(
+        statements_of_reasons(built.engine, built.policy, parse_period("2023Q1"), export)
+    )
+    assert export.statements == len(statements) == 4  # v7, v1, v2, v4
+    for statement in statements:
+        check_statement(statement)
+    assert len({s["puid"] for s in statements}) == 4
+    assert all(len(s["territorial_scope"]) == 30 for s in statements)  # type: ignore[arg-type]
+    how = [
+        (s["category"], s["automated_decision"], s["source_type"], s["automated_detection"])
+        for s in statements
+    ]
+    assert how == [
+        (  # v7: a person, after a user report
+            "STATEMENT_CATEGORY_CYBER_VIOLENCE",
+            "AUTOMATED_DECISION_NOT_AUTOMATED",
+            "SOURCE_TYPE_OTHER_NOTIFICATION",
+            "No",
+        ),
+        (
+            "STATEMENT_CATEGORY_SCAMS_AND_FRAUD",
+            "AUTOMATED_DECISION_FULLY",
+            "SOURCE_VOLUNTARY",
+            "Yes",
+        ),
+        (  # v2: a person, after the model flagged it
+            "STATEMENT_CATEGORY_NEGATIVE_EFFECTS_ON_CIVIC_DISCOURSE_OR_ELECTIONS",
+            "AUTOMATED_DECISION_PARTIALLY",
+            "SOURCE_VOLUNTARY",
+            "Yes",
+        ),
+        (
+            "STATEMENT_CATEGORY_SCAMS_AND_FRAUD",
+            "AUTOMATED_DECISION_FULLY",
+            "SOURCE_VOLUNTARY",
+            "Yes",
+        ),
+    ]
+    assert statements[1]["content_date"] == "2023-02-01"
+    assert statements[0]["application_date"] == "2023-01-16"
+    # the same over HTTP, as JSON lines
+    store: KeyStore = client.app.state.keys  # type: ignore[attr-defined]
+    _, analyst = store.create("analyst", [Role.ANALYST], [], dt.datetime.now(UTC))
+    response = client.get(
+        "/v1/reports/statements-of-reasons?period=2023Q1",
+        headers={"Authorization": f"Bearer {analyst}"},
+    )
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert lines == statements

@@ -32,6 +32,7 @@ ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/appeals/{appeal_id}/decision"): frozenset({Role.APPEALS_REVIEWER}),
     ("POST", "/v1/appeals/{appeal_id}/release"): frozenset({Role.APPEALS_REVIEWER}),
     ("GET", "/v1/reports/enforcement"): frozenset({Role.ANALYST}),
+    ("GET", "/v1/reports/statements-of-reasons"): frozenset({Role.ANALYST}),
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
@@ -45,7 +46,10 @@ BODIES: dict[str, object] = {
     "/v1/videos/{video_id}/appeals": {"statement": "it is a cooking video"},
     "/v1/appeals/{appeal_id}/decision": {"verdict": "restore"},
 }
-QUERIES = {"/v1/reports/enforcement": "?period=2023Q1"}
+QUERIES = {
+    "/v1/reports/enforcement": "?period=2023Q1",
+    "/v1/reports/statements-of-reasons": "?period=2023Q1",
+}
 # What an allowed caller gets when it is not 200: an empty queue, an item that does not exist.
 ALLOWED_STATUS: dict[str, set[int]] = {
     "/v1/review/claim": {200, 204},
