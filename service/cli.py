@@ -142,6 +142,15 @@ def _parser() -> argparse.ArgumentParser:
     sor.add_argument("--out", type=Path, help="file to write (default: stdout)")
     sor.set_defaults(handler=_export_sor)
 
+    simulate = commands.add_parser(
+        "simulate", help="run a scenario's periods through the real use cases, then report"
+    )
+    simulate.add_argument(
+        "--scenario", type=Path, default=Path("scenarios/pk-2023q1.toml"), help="scenario TOML"
+    )
+    simulate.add_argument("--scale", type=float, default=1.0, help="multiply the uploads")
+    simulate.set_defaults(handler=_simulate)
+
     rollups = commands.add_parser("rollups", help="the report's daily rollups")
     rollup_commands = rollups.add_subparsers(required=True, metavar="action")
     rollup_commands.add_parser("rebuild", help="recompute them from the events").set_defaults(
@@ -309,6 +318,50 @@ def _export_sor(args: argparse.Namespace) -> ExitCode:
         "left out (only decisions limited to regions outside the EEA would be)\n"
     )
     return 0
+
+
+def _simulate(args: argparse.Namespace) -> ExitCode:
+    import time
+
+    from service import wiring
+    from service.models import load_active
+    from service.report import enforcement_report
+    from service.simulate import Scenario, SimClock, Simulation
+
+    settings = get_settings()
+    scenario = Scenario.load(args.scenario, args.scale)
+    first = scenario.periods[0][0]
+    clock = SimClock(dt.datetime.combine(first.start, dt.time(), dt.UTC))
+    parts = wiring.build(settings, clock=clock, migrate_schema=settings.auto_migrate)
+    started = time.monotonic()
+    try:
+        simulation = Simulation(parts, load_active(settings.models_dir), scenario, clock)
+        tally = simulation.run()
+        uploads = sum(count for _, count in scenario.periods)
+        _out(f"{scenario.name}: {uploads} uploads in {time.monotonic() - started:.0f} s")
+        mismatches = 0
+        for period, _ in scenario.periods:
+            report = enforcement_report(parts.engine, period)
+            logged = {k: v for k, v in report.total[0].counts.items() if v}
+            counted = tally.counts(period)
+            same = logged == counted
+            mismatches += not same
+            rates = ", ".join(
+                f"{name} {report.total[0].rate(name)[2] or 0:.1%}"
+                for name in (
+                    "removal_rate",
+                    "zero_views_share",
+                    "within_24h_share",
+                    "proactive_share",
+                )
+            )
+            _out(f"{period.name}: {logged}")
+            _out(f"  {rates}; the simulator's own tally {'agrees' if same else 'DIFFERS'}")
+            if not same:
+                _out(f"  tally: {counted}")
+    finally:
+        parts.close()
+    return 1 if mismatches else 0
 
 
 def _rollups_rebuild(args: argparse.Namespace) -> ExitCode:

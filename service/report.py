@@ -223,7 +223,7 @@ def enforcement_report(
             if by == "label" and row_label not in ("", key):
                 continue
             total.update(counts)
-        return Metrics(dict(total))
+        return Metrics({name: value for name, value in total.items() if value})
 
     regions = sorted({r for r, _, _ in now_rows} | {r for r, _, _ in before_rows})
     labels = sorted(

@@ -109,7 +109,7 @@ def test_the_quarter_by_region_and_label(built: wiring.Parts) -> None:
     assert counts(report.by_region["IN"])["removals"] == 1
     assert counts(report.by_label["spam"])["removals"] == 2
     assert counts(report.by_label["spam"])["restorations"] == 1
-    assert counts(report.by_label["misinformation"])["removals_zero_views"] == 0
+    assert "removals_zero_views" not in counts(report.by_label["misinformation"])  # 100 views
     assert counts(report.by_label["harassment"])["removals_within_24h"] == 1
     shares = report.to_json()["by_label"]
     assert shares["spam"]["share_of_removals"] == {  # type: ignore[index]
