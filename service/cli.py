@@ -20,7 +20,7 @@ from service import logs
 from service.domain import Role
 from service.errors import ServiceError
 from service.keys import KeyStore
-from service.settings import Settings, default_data_dir, get_settings
+from service.settings import PROJECT_ROOT, Settings, default_data_dir, get_settings
 
 ExitCode = int
 Handler = Callable[[argparse.Namespace], ExitCode]
@@ -146,7 +146,10 @@ def _parser() -> argparse.ArgumentParser:
         "simulate", help="run a scenario's periods through the real use cases, then report"
     )
     simulate.add_argument(
-        "--scenario", type=Path, default=Path("scenarios/pk-2023q1.toml"), help="scenario TOML"
+        "--scenario",
+        type=Path,
+        default=PROJECT_ROOT / "scenarios" / "pk-2023q1.toml",
+        help="scenario TOML (default: the Pakistan Q1 2023 scenario)",
     )
     simulate.add_argument("--scale", type=float, default=1.0, help="multiply the uploads")
     simulate.set_defaults(handler=_simulate)
@@ -329,6 +332,9 @@ def _simulate(args: argparse.Namespace) -> ExitCode:
     from service.simulate import Scenario, SimClock, Simulation
 
     settings = get_settings()
+    if not args.scenario.is_file():
+        _err(f"no scenario file {args.scenario}")
+        return 1
     scenario = Scenario.load(args.scenario, args.scale)
     first = scenario.periods[0][0]
     clock = SimClock(dt.datetime.combine(first.start, dt.time(), dt.UTC))

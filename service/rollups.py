@@ -54,18 +54,13 @@ def increments(rows: Iterable[Mapping[str, Any]]) -> dict[Key, Counter[str]]:
             add(row, "", {"uploads": 1})
         elif kind in REMOVALS:
             data = row["data"] or {}
-            uploaded = dt.datetime.fromisoformat(str(data["uploaded_at"]))
-            add(
-                row,
-                row["label"] or "",
-                {
-                    "removals": 1,
-                    "removals_automated": int(kind == "auto_removed"),
-                    "removals_zero_views": int(int(data["views"]) == 0),
-                    "removals_within_24h": int(row["occurred_at"] - uploaded <= DAY),
-                    "removals_proactive": int(int(data["reports"]) == 0),
-                },
-            )
+            counts = {"removals": 1, "removals_automated": int(kind == "auto_removed")}
+            if "uploaded_at" in data:  # removals logged before the rollups existed lack them
+                uploaded = dt.datetime.fromisoformat(str(data["uploaded_at"]))
+                counts["removals_zero_views"] = int(int(data["views"]) == 0)
+                counts["removals_within_24h"] = int(row["occurred_at"] - uploaded <= DAY)
+                counts["removals_proactive"] = int(int(data["reports"]) == 0)
+            add(row, row["label"] or "", counts)
         elif kind == "restored":
             add(row, row["label"] or "", {"restorations": 1})
     return out
