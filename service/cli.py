@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from classifier import ClassifierError, OnnxScorer, video_from_json
-from service import logs
+from service import cli_reports, logs
 from service.domain import Role
 from service.errors import ServiceError
 from service.keys import KeyStore
@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
         help="human-confirmed labels (reviews, appeals) as training JSONL",
     )
     export_labels.add_argument("--out", type=Path, help="file to write (default: stdout)")
-    export_labels.set_defaults(handler=_export_labels)
+    export_labels.set_defaults(handler=cli_reports.export_labels)
 
     report = commands.add_parser("report", help="the enforcement report for a period")
     report.add_argument("--period", help="2023Q1 or 2023-03")
@@ -131,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--label", help="one policy label")
     report.add_argument("--format", choices=["json", "csv", "html"], default="json")
     report.add_argument("--out", type=Path, help="file to write (default: stdout)")
-    report.set_defaults(handler=_report)
+    report.set_defaults(handler=cli_reports.report)
 
     sor = commands.add_parser(
         "export-sor", help="DSA statements of reasons for a period's removals (JSON lines)"
@@ -140,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     sor.add_argument("--from", dest="start", type=dt.date.fromisoformat, help="first day")
     sor.add_argument("--to", dest="end", type=dt.date.fromisoformat, help="last day")
     sor.add_argument("--out", type=Path, help="file to write (default: stdout)")
-    sor.set_defaults(handler=_export_sor)
+    sor.set_defaults(handler=cli_reports.export_sor)
 
     simulate = commands.add_parser(
         "simulate", help="run a scenario's periods through the real use cases, then report"
@@ -152,12 +152,12 @@ def _parser() -> argparse.ArgumentParser:
         help="scenario TOML (default: the Pakistan Q1 2023 scenario)",
     )
     simulate.add_argument("--scale", type=float, default=1.0, help="multiply the uploads")
-    simulate.set_defaults(handler=_simulate)
+    simulate.set_defaults(handler=cli_reports.simulate)
 
     rollups = commands.add_parser("rollups", help="the report's daily rollups")
     rollup_commands = rollups.add_subparsers(required=True, metavar="action")
     rollup_commands.add_parser("rebuild", help="recompute them from the events").set_defaults(
-        handler=_rollups_rebuild
+        handler=cli_reports.rollups_rebuild
     )
 
     demo = commands.add_parser("demo", help="serve on the embedded defaults and walk through it")
@@ -247,139 +247,6 @@ def _reconcile(args: argparse.Namespace) -> ExitCode:
         f"{report['finished']}; open appeals: {report['appeals_open']}, restored: "
         f"{report['appeals_restored']}; webhooks enqueued again: {report['webhooks']}"
     )
-    return 0
-
-
-def _export_labels(args: argparse.Namespace) -> ExitCode:
-    from service.database import create_engine
-    from service.labels import export
-
-    engine = create_engine(get_settings().effective_database_url())
-    try:
-        if args.out:
-            with args.out.open("w", encoding="utf-8") as sink:
-                counts = export(engine, sink)
-        else:
-            counts = export(engine, sys.stdout)
-    finally:
-        engine.dispose()
-    sys.stderr.write(
-        f"{counts['examples']} examples: {counts['violations']} violations, "
-        f"{counts['benign']} benign, of which {counts['false_positives']} restored automated "
-        "removals (the model's known false positives)\n"
-    )
-    return 0
-
-
-def _report(args: argparse.Namespace) -> ExitCode:
-    from service.database import create_engine
-    from service.report import enforcement_report, parse_period
-    from service.report_html import render
-
-    engine = create_engine(get_settings().effective_database_url())
-    try:
-        period = parse_period(args.period, args.start, args.end)
-        report = enforcement_report(engine, period, args.region, args.label)
-    finally:
-        engine.dispose()
-    if args.format == "html":
-        text = render(report)
-    elif args.format == "csv":
-        text = report.to_csv()
-    else:
-        text = json.dumps(report.to_json(), indent=2) + "\n"
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-def _export_sor(args: argparse.Namespace) -> ExitCode:
-    from service.database import create_engine
-    from service.policy import Policy
-    from service.report import parse_period
-    from service.sor import SorExport, statements_of_reasons
-
-    settings = get_settings()
-    period = parse_period(args.period, args.start, args.end)
-    engine = create_engine(settings.effective_database_url())
-    export = SorExport()
-    sink = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
-    try:
-        for statement in statements_of_reasons(
-            engine, Policy.load(settings.policy_file), period, export
-        ):
-            sink.write(json.dumps(statement, ensure_ascii=False) + "\n")
-    finally:
-        engine.dispose()
-        if args.out:
-            sink.close()
-    left_out = sum(export.left_out.values())
-    sys.stderr.write(
-        f"{export.statements} statements of reasons for {period.name}; {left_out} decisions "
-        "left out (only decisions limited to regions outside the EEA would be)\n"
-    )
-    return 0
-
-
-def _simulate(args: argparse.Namespace) -> ExitCode:
-    import time
-
-    from service import wiring
-    from service.models import load_active
-    from service.report import enforcement_report
-    from service.simulate import Scenario, SimClock, Simulation
-
-    settings = get_settings()
-    if not args.scenario.is_file():
-        _err(f"no scenario file {args.scenario}")
-        return 1
-    scenario = Scenario.load(args.scenario, args.scale)
-    first = scenario.periods[0][0]
-    clock = SimClock(dt.datetime.combine(first.start, dt.time(), dt.UTC))
-    parts = wiring.build(settings, clock=clock, migrate_schema=settings.auto_migrate)
-    started = time.monotonic()
-    try:
-        simulation = Simulation(parts, load_active(settings.models_dir), scenario, clock)
-        tally = simulation.run()
-        uploads = sum(count for _, count in scenario.periods)
-        _out(f"{scenario.name}: {uploads} uploads in {time.monotonic() - started:.0f} s")
-        mismatches = 0
-        for period, _ in scenario.periods:
-            report = enforcement_report(parts.engine, period)
-            logged = {k: v for k, v in report.total[0].counts.items() if v}
-            counted = tally.counts(period)
-            same = logged == counted
-            mismatches += not same
-            rates = ", ".join(
-                f"{name} {report.total[0].rate(name)[2] or 0:.1%}"
-                for name in (
-                    "removal_rate",
-                    "zero_views_share",
-                    "within_24h_share",
-                    "proactive_share",
-                )
-            )
-            _out(f"{period.name}: {logged}")
-            _out(f"  {rates}; the simulator's own tally {'agrees' if same else 'DIFFERS'}")
-            if not same:
-                _out(f"  tally: {counted}")
-    finally:
-        parts.close()
-    return 1 if mismatches else 0
-
-
-def _rollups_rebuild(args: argparse.Namespace) -> ExitCode:
-    from service.database import create_engine
-    from service.rollups import rebuild
-
-    engine = create_engine(get_settings().effective_database_url())
-    try:
-        read = rebuild(engine)
-    finally:
-        engine.dispose()
-    _out(f"rollups rebuilt from {read} events")
     return 0
 
 
