@@ -31,7 +31,7 @@ local function insert_waiting(q, id, since)
     redis.call('LPUSH', list_key(q), id)
   else
     local before = redis.call('ZRANGE', zkey, rank - 1, rank - 1)[1]
-    if redis.call('LINSERT', list_key(q), 'AFTER', before, id) < 0 then
+    if redis.call('LINSERT', list_key(q), 'AFTER', before, id) <= 0 then  -- no pivot, no list
       redis.call('RPUSH', list_key(q), id)
     end
   end
@@ -68,7 +68,15 @@ end
 #       excluded holder or '', job fields...
 ENQUEUE = """
 local id, q, since = ARGV[2], ARGV[3], ARGV[4]
-if redis.call('EXISTS', item_key(id)) == 1 then return 0 end
+if redis.call('EXISTS', item_key(id)) == 1 then
+  local cur = redis.call('HGET', item_key(id), 'queue')
+  local placed = cur and (redis.call('ZSCORE', leased_key(cur), id)
+                         or redis.call('LPOS', list_key(cur), id))
+  if placed then return 0 end  -- in its queue or leased: leave it as it is
+  -- its hash outlived its place (an RQ worker popped the job, `rq empty`): place it again
+  if cur then redis.call('ZREM', waiting_key(cur), id) end
+  redis.call('DEL', item_key(id))
+end
 redis.call('HSET', item_key(id), 'queue', q, 'since', since, 'video_id', ARGV[5],
            'revision', ARGV[6])
 if ARGV[10] ~= '' then

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,20 @@ def _sqlite_on_begin(connection: sa.Connection) -> None:
 _SQLITE_WRITER = threading.Lock()
 
 
+BEFORE_COMMIT = "mizan.before_commit"  # connection.info key: hooks run just before COMMIT
+
+
+def before_commit(connection: sa.Connection, hook: Callable[[sa.Connection], None]) -> None:
+    """Run ``hook`` once, as the last statements of this write transaction (if it commits).
+    Work that locks shared rows goes here, so the locks are held for the least time and are
+    always taken after the transaction's own rows (no lock-order deadlocks on PostgreSQL)."""
+    if not connection.info.get(WRITING):
+        raise RuntimeError("before_commit needs a connection from write_transaction")
+    hooks: list[Callable[[sa.Connection], None]] = connection.info.setdefault(BEFORE_COMMIT, [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
 @contextlib.contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A transaction that will write: serialised up front on SQLite, ordinary on PostgreSQL."""
@@ -67,10 +81,25 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
             engine.connect().execution_options(write=True) as connection,
             connection.begin(),
         ):
-            yield connection
+            yield from _with_hooks(connection)
         return
     with engine.connect() as connection, connection.begin():
+        yield from _with_hooks(connection)
+
+
+WRITING = "mizan.writing"  # connection.info key: inside write_transaction
+
+
+def _with_hooks(connection: sa.Connection) -> Iterator[sa.Connection]:
+    connection.info[WRITING] = True
+    try:
         yield connection
+        for hook in connection.info.get(BEFORE_COMMIT, []):
+            hook(connection)
+    finally:
+        # pooled connections keep .info: nothing of this transaction may leak into the next
+        for key in [key for key in connection.info if str(key).startswith("mizan.")]:
+            del connection.info[key]
 
 
 def is_postgresql(engine: sa.Engine) -> bool:

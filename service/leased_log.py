@@ -85,9 +85,15 @@ class LeasedLog(Generic[T]):
         many were still the item's current claim."""
         ended = 0
         with write_transaction(self._engine) as connection:
-            for item_id, holder in leases:
+            for item_id, holder in sorted(leases):  # one lock order for every writer
                 row = self._select(connection, item_id, lock=True)
-                if row is None or row["claimed_by"] != holder:
+                if (
+                    row is None
+                    or row["state"] != ItemState.OPEN.value
+                    or row["claimed_by"] != holder
+                    or row["lease_expires_at"] is None
+                    or row["lease_expires_at"] > now  # claimed again since Redis expired it
+                ):
                     continue
                 self._set_claim(
                     connection,

@@ -69,11 +69,16 @@ class LeasedWork(Generic[T, V]):
             if lease is None:
                 return None
             item: T | None
-            if lease.is_new:
-                expires = dt.datetime.fromtimestamp(lease.expires_at, dt.UTC)
+            expires = dt.datetime.fromtimestamp(lease.expires_at, dt.UTC)
+            if not lease.is_new:
+                held = self._items.item(lease.item_id)
+                if held.claimed_by == holder and held.state is ItemState.OPEN:
+                    return self._view(held)  # the lease they hold, as the log has it
+            try:  # a new lease, or one the log lost track of: record it
                 item = self._items.claim(lease.item_id, holder, expires, now)
-            else:
-                item = self._items.item(lease.item_id)
+            except Exception:
+                self._queues.release(lease.item_id, holder, now.timestamp())
+                raise
             if item is None or item.state is not ItemState.OPEN:
                 # decided or superseded while Redis still had it: take it out, try the next
                 self._queues.finish(lease.item_id, now.timestamp(), canceled=True)
@@ -126,9 +131,12 @@ class LeasedWork(Generic[T, V]):
         finished = 0
         for item_id in sorted(set(placements) - wanted):
             try:
-                decided = self._items.item(item_id).state is ItemState.DECIDED
+                state = self._items.item(item_id).state
             except NotFoundError:
-                decided = False
+                state = None
+            if state is ItemState.OPEN:
+                continue  # opened after the log was read above: it belongs where it is
+            decided = state is ItemState.DECIDED
             finished += self._queues.finish(item_id, now.timestamp(), canceled=not decided)
         missing = []
         leases: dict[str, tuple[str, float]] = {}

@@ -58,9 +58,9 @@ def video_columns(connection: sa.Connection, video_id: str) -> Mapping[Any, Any]
 
 
 def append_events(connection: sa.Connection, rows: list[dict[str, object]]) -> None:
-    """Append events and add what they count to the report's rollups, in one transaction."""
+    """Append events; what they count goes to the report's rollups before the commit."""
     connection.execute(INSERT_EVENT, rows)
-    rollups.apply(connection, rows)
+    rollups.defer(connection, rows)
 
 
 def event_row(

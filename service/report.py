@@ -65,10 +65,17 @@ class Period:
         return Period(f"{start}..{self.start - dt.timedelta(days=1)}", start, self.start, "range")
 
 
+FIRST_YEAR, LAST_YEAR = 1970, 9998  # a previous period and an end date must exist too
+
+
 def parse_period(
     period: str | None = None, start: dt.date | None = None, end: dt.date | None = None
 ) -> Period:
     """``2023Q1``, ``2023-03``, or ``start``/``end`` (inclusive) dates."""
+    years = [int(period[:4])] if period and period[:4].isdigit() else []
+    years += [day.year for day in (start, end) if day]
+    if any(not FIRST_YEAR + 1 <= year <= LAST_YEAR for year in years):
+        raise InvalidRequestError(f"periods lie within {FIRST_YEAR + 1} and {LAST_YEAR}")
     if period:
         quarter = re.fullmatch(r"(\d{4})Q([1-4])", period)
         if quarter:

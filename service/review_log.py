@@ -235,6 +235,7 @@ class ReviewLog(LeasedLog[ReviewItem]):
                     "item_id": item_id,
                     "reason": row["reason"],
                     "note": note,
+                    "policy_version": video["policy_version"],
                     **(
                         removal_facts(video["views"], video["uploaded_at"], video["reports"])
                         if verdict is Verdict.REMOVE

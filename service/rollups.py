@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from service.database import before_commit
 from service.tables import events, rollups
 
 COUNTERS = (
@@ -66,9 +67,31 @@ def increments(rows: Iterable[Mapping[str, Any]]) -> dict[Key, Counter[str]]:
     return out
 
 
+PENDING = "mizan.rollups"  # connection.info key: this transaction's increments, not yet written
+
+
+def defer(connection: sa.Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Add these event rows' counts at the end of the current write transaction, all at once
+    and in key order: rollup rows are shared by every writer of a day and region, so they are
+    locked last and briefly, always in the same order."""
+    pending: dict[Key, Counter[str]] = connection.info.setdefault(PENDING, {})
+    for key, counts in increments(rows).items():
+        pending.setdefault(key, Counter()).update(counts)
+    before_commit(connection, _flush)
+
+
+def _flush(connection: sa.Connection) -> None:
+    pending: dict[Key, Counter[str]] = connection.info.pop(PENDING, {})
+    _upsert(connection, sorted(pending.items()))
+
+
 def apply(connection: sa.Connection, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Add the counts of these event rows to the rollups (in the caller's transaction)."""
-    for (day, region, label), counts in increments(rows).items():
+    """Add the counts of these event rows to the rollups now (rebuilds and bulk loads)."""
+    _upsert(connection, sorted(increments(rows).items()))
+
+
+def _upsert(connection: sa.Connection, items: Iterable[tuple[Key, Counter[str]]]) -> None:
+    for (day, region, label), counts in items:
         values = {name: int(counts.get(name, 0)) for name in COUNTERS}
         insert = _insert(connection)(rollups).values(day=day, region=region, label=label, **values)
         connection.execute(

@@ -216,3 +216,11 @@ def test_a_holder_is_passed_over_for_items_they_may_not_take(
     assert queues.claim("m3", ["en"], 2000.0, LEASE_S) is not None  # others may take i1
     assert queues.finish("i1", 2100.0) is True
     assert redis.smembers("mod:review:excluded:m1") == set()
+
+
+def test_an_item_whose_job_was_popped_is_placed_again(queues: ReviewQueues, redis: Redis) -> None:
+    queues.enqueue([item(1)])
+    redis.lpop("rq:queue:review:en:normal")  # as an RQ worker (or `rq empty`) would
+    assert queues.placements() == {}
+    assert queues.enqueue([item(1)]) == [True]  # reconcile's enqueue puts it back
+    assert claimed(queues, "m1", ["en"]) == "i1"
