@@ -9,11 +9,13 @@ The lifespan loads the active model (one ONNX session per process), opens the SQ
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
 
 from service import metrics, problems, wiring
 from service.domain import Decision
@@ -21,7 +23,7 @@ from service.keys import KeyStore
 from service.middleware import BodyLimit, RequestMetrics
 from service.models import load_active
 from service.moderation import Moderation
-from service.routes import appeals, health, reports, review, videos
+from service.routes import appeals, console, health, reports, review, videos
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(review.router)
     app.include_router(appeals.router)
     app.include_router(reports.router)
+    app.include_router(console.router)
     app.include_router(health.router)
 
     def limit_for(path: str) -> int:
@@ -93,6 +96,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else settings.max_body_bytes
         )
 
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.console_secret.get_secret_value() or secrets.token_urlsafe(32),
+        session_cookie="mizan_console",
+        max_age=settings.console_session_s,
+        same_site="strict",
+        https_only=settings.console_secure_cookie,
+    )
     app.add_middleware(BodyLimit, limit_for=limit_for)
     app.add_middleware(RequestMetrics)
     return app

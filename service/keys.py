@@ -107,6 +107,23 @@ class KeyStore:
             self._cache[digest] = (key, time.monotonic() + self._cache_s)
         return key
 
+    def session_token(self, presented: str) -> tuple[ApiKey, str]:
+        """For the console: the key and the digest its session cookie carries instead of the
+        key itself (a stolen cookie is no API key; revoking the key ends the session)."""
+        key = self.authenticate(presented)
+        return key, _digest(presented)
+
+    def authenticate_session(self, key_id: str, digest: str) -> ApiKey:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(api_keys).where(api_keys.c.key_id == key_id)
+            ).one_or_none()
+        if row is None or not hmac.compare_digest(row.key_sha256, digest):
+            raise AuthenticationError("unknown API key")
+        if row.revoked_at is not None:
+            raise AuthenticationError("revoked API key")
+        return _key(row._mapping)
+
     def revoke(self, key_id: str, now: dt.datetime) -> None:
         with self._engine.begin() as connection:
             result = connection.execute(

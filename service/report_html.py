@@ -49,7 +49,8 @@ def _bars(rows: list[tuple[str, float, float]], percent: bool) -> str:
     return "".join(parts)
 
 
-def render(report: Report) -> str:
+def body(report: Report) -> str:
+    """The report's content (heading, table, three charts), for the page and the console."""
     now, before = report.total
     scope = " / ".join(x for x in (report.region, report.label) if x) or "all regions"
     rows = []
@@ -81,6 +82,22 @@ def render(report: Report) -> str:
         for region, pair in report.by_region.items()
     ]
     title = f"Community Guidelines enforcement, {report.period.name}"
+    return f"""<h1>{html.escape(title)}</h1>
+<p>{html.escape(scope)}: {report.period.start} to {report.period.end} (exclusive), against
+{html.escape(report.previous.name)}. Days are UTC days.</p>
+<p class="key"><span style="background:{CURRENT}"></span>{html.escape(report.period.name)}
+<span style="background:{PREVIOUS}"></span>{html.escape(report.previous.name)}</p>
+<table class="report"><tr><th></th><th>{html.escape(report.period.name)}</th>
+<th>{html.escape(report.previous.name)}</th><th>change</th><th>of</th></tr>{"".join(rows)}</table>
+<h2>Removals by policy</h2>{_bars(by_label, percent=False)}
+<h2>The three rates</h2>{_bars(three, percent=True)}
+<h2>Removals by region</h2>{_bars(by_region, percent=False)}
+"""
+
+
+def render(report: Report) -> str:
+    """The whole page: self-contained, for mailing around."""
+    title = f"Community Guidelines enforcement, {report.period.name}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -89,15 +106,5 @@ table{{border-collapse:collapse;margin:1rem 0}}th,td{{padding:.3rem .8rem;text-a
 border-bottom:1px solid #dde3e8}}th{{text-align:left;font-weight:500}}
 .key span{{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem}}
 </style></head><body>
-<h1>{html.escape(title)}</h1>
-<p>{html.escape(scope)}: {report.period.start} to {report.period.end} (exclusive), against
-{html.escape(report.previous.name)}. Days are UTC days.</p>
-<p class="key"><span style="background:{CURRENT}"></span>{html.escape(report.period.name)}
-<span style="background:{PREVIOUS}"></span>{html.escape(report.previous.name)}</p>
-<table><tr><th></th><th>{html.escape(report.period.name)}</th>
-<th>{html.escape(report.previous.name)}</th><th>change</th><th>of</th></tr>{"".join(rows)}</table>
-<h2>Removals by policy</h2>{_bars(by_label, percent=False)}
-<h2>The three rates</h2>{_bars(three, percent=True)}
-<h2>Removals by region</h2>{_bars(by_region, percent=False)}
-</body></html>
+{body(report)}</body></html>
 """

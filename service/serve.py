@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from types import FrameType
 
 import httpx
 import uvicorn
+from pydantic import SecretStr
 
 from service.app import create_app
 from service.database import create_engine, migrate
@@ -49,10 +51,15 @@ def prepared(settings: Settings) -> Iterator[Settings]:
         os.environ["MIZAN_REDIS_URL"] = embedded.url
         log.info("redis.embedded_started", extra={"url": embedded.url})
     os.environ["MIZAN_AUTO_MIGRATE"] = "false"  # done above; workers must not race on it
+    if not settings.console_secret.get_secret_value():  # one key for every worker's cookies
+        os.environ["MIZAN_CONSOLE_SECRET"] = secrets.token_urlsafe(32)
     if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mizan-metrics-")
     get_settings.cache_clear()  # workers build their settings from the environment above
-    update: dict[str, object] = {"auto_migrate": False}
+    update: dict[str, object] = {
+        "auto_migrate": False,
+        "console_secret": SecretStr(os.environ.get("MIZAN_CONSOLE_SECRET", "")),
+    }
     if embedded is not None:
         update["redis_url"] = embedded.url
     try:
@@ -151,6 +158,7 @@ DEMO_VIDEOS: list[dict[str, object]] = [
 
 def demo(settings: Settings) -> None:
     """Serve on the embedded defaults, create a demo key, score the demo videos, keep serving."""
+    settings = settings.model_copy(update={"console_secure_cookie": False})  # plain local http
     with prepared(settings) as ready, rq_worker(ready):
         engine = create_engine(ready.effective_database_url())
         _, plaintext = KeyStore(engine).create(
@@ -173,7 +181,8 @@ def demo(settings: Settings) -> None:
         _wait_ready(base)
         out = sys.stdout
         out.write(f"\nMizan is serving on {base}  (API docs: {base}/docs)\n")
-        out.write(f"demo API key (all roles; shown once): {plaintext}\n\n")
+        out.write(f"demo API key (all roles; shown once): {plaintext}\n")
+        out.write(f"console: {base}/console (sign in with the key)\n\n")
         headers = {"Authorization": f"Bearer {plaintext}"}
         now = dt.datetime.now(dt.UTC).isoformat()
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:

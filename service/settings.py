@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     # `mizan serve` and `mizan demo` also start `mizan worker` beside the API. In production,
     # turn this off and run workers on their own (as many as the webhook traffic needs).
     serve_worker: bool = True
+    # The console (/console): the key signing its session cookies (set it for several
+    # workers or replicas; `mizan serve` makes one for its own workers), and whether the cookie
+    # is sent over https only (turn off only for a console on plain http on localhost).
+    console_secret: SecretStr = SecretStr("")
+    console_secure_cookie: bool = True
+    console_session_s: int = Field(default=8 * 3600, ge=60, le=7 * 86_400)
+
     # The worker (mizan worker): how often leases are swept and Redis reconciled with the log.
     sweep_interval_s: int = Field(default=15, ge=1, le=3_600)
     reconcile_interval_s: int = Field(default=300, ge=10, le=86_400)

@@ -1,0 +1,359 @@
+"""/console: the moderators' and analysts' web console, server-rendered (Jinja2), same app.
+
+Sign-in takes an API key once; the session cookie (signed, HTTP-only, SameSite=strict, Secure
+unless MIZAN_CONSOLE_INSECURE_COOKIE for local http) carries the key's id and digest, never the
+key. Every form carries the session's CSRF token, and a POST without the right one is refused.
+Pages show only what the signed-in key's roles allow. Not part of the OpenAPI schema: the
+console is a client of the same use cases as the API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from review_queue import QueueStats
+from service.domain import Role, Verdict
+from service.errors import AuthenticationError, ServiceError
+from service.keys import ApiKey, KeyStore
+from service.report import enforcement_report, parse_period
+from service.report_html import body as report_body
+from service.review import ItemView, Review
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
+Csrf = Annotated[str, Form()]
+
+
+class ConsoleError(Exception):
+    """An answer the console shows as a page (status, title, message)."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+
+
+def _csrf(request: Request) -> str:
+    token: str | None = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def _check_csrf(request: Request, presented: str) -> None:
+    expected = request.session.get("csrf", "")
+    if not expected or not hmac.compare_digest(str(expected), presented):
+        raise ConsoleError(403, "Refused", "This form did not come from your console session.")
+
+
+def _user(request: Request, *roles: Role) -> ApiKey:
+    key_id, digest = request.session.get("key_id"), request.session.get("digest")
+    if not key_id or not digest:
+        raise ConsoleError(401, "Sign in", "Please sign in with your API key.")
+    keys: KeyStore = request.app.state.keys
+    try:
+        key = keys.authenticate_session(str(key_id), str(digest))
+    except AuthenticationError as exc:
+        request.session.clear()
+        raise ConsoleError(401, "Sign in", "Your key is no longer valid.") from exc
+    if roles and not key.roles & set(roles):
+        needed = " or ".join(role.value for role in roles)
+        raise ConsoleError(403, "Not for you", f"This page needs the role {needed}.")
+    return key
+
+
+def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    user = None
+    if request.session.get("key_id"):
+        user = {"name": request.session.get("name"), "roles": request.session.get("roles", [])}
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"user": user, "csrf": _csrf(request), **context},
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def error_page(request: Request, exc: ConsoleError) -> Response:
+    if exc.status == 401:
+        return RedirectResponse("/console/login", status_code=303)
+    return page(request, "message.html", exc.status, title=exc.title, message=exc.message)
+
+
+def _review(request: Request) -> Review:
+    review: Review = request.app.state.review
+    return review
+
+
+# signing in and out ------------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_form(request: Request) -> Response:
+    return page(request, "login.html", title="Sign in")
+
+
+@router.post("/login")
+def login(request: Request, key: Annotated[str, Form()], csrf: Csrf) -> Response:
+    _check_csrf(request, csrf)
+    keys: KeyStore = request.app.state.keys
+    try:
+        api_key, digest = keys.session_token(key.strip())
+    except AuthenticationError:
+        return page(request, "login.html", 401, title="Sign in", error="That key is not valid.")
+    request.session.clear()  # a fresh session (and CSRF token) for the signed-in user
+    request.session.update(
+        key_id=api_key.key_id,
+        digest=digest,
+        name=api_key.name,
+        roles=sorted(role.value for role in api_key.roles),
+    )
+    return RedirectResponse("/console", status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Csrf) -> Response:
+    _check_csrf(request, csrf)
+    request.session.clear()
+    return RedirectResponse("/console/login", status_code=303)
+
+
+# queues ------------------------------------------------------------------------------------
+
+
+def _sections(request: Request, user: ApiKey) -> list[dict[str, object]]:
+    target_s = request.app.state.settings.review_target_s
+    now = dt.datetime.now(dt.UTC).timestamp()
+
+    def rows(stats: Sequence[QueueStats]) -> list[dict[str, object]]:
+        return [
+            {
+                "queue": s.queue,
+                "language": s.language,
+                "priority": s.priority,
+                "waiting": s.waiting,
+                "leased": s.leased,
+                "age": _age(now - s.oldest_since) if s.oldest_since is not None else "",
+                "past_target": s.past_target,
+            }
+            for s in sorted(stats, key=lambda s: (s.priority != "high", s.queue))
+        ]
+
+    sections: list[dict[str, object]] = []
+    if Role.MODERATOR in user.roles:
+        sections.append({"name": "Review", "queues": rows(_review(request).stats(target_s))})
+    if Role.APPEALS_REVIEWER in user.roles:
+        appeals = request.app.state.appeals.stats(target_s)
+        sections.append({"name": "Appeals", "queues": rows(appeals)})
+    return sections
+
+
+def _age(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+@router.get("")
+def overview(request: Request) -> Response:
+    try:
+        user = _user(request, Role.MODERATOR, Role.APPEALS_REVIEWER, Role.ANALYST)
+    except ConsoleError as exc:
+        return error_page(request, exc)
+    if not user.roles & {Role.MODERATOR, Role.APPEALS_REVIEWER}:
+        return RedirectResponse("/console/report", status_code=303)
+    return page(request, "queues.html", title="Queues", sections=_sections(request, user))
+
+
+@router.get("/queues/table")
+def queues_table(request: Request) -> Response:
+    try:
+        user = _user(request, Role.MODERATOR, Role.APPEALS_REVIEWER)
+    except ConsoleError as exc:
+        return Response(status_code=exc.status)
+    return page(request, "queues_table.html", sections=_sections(request, user))
+
+
+# the review workbench ----------------------------------------------------------------------
+
+
+@router.get("/review")
+def review_home(request: Request) -> Response:
+    try:
+        _user(request, Role.MODERATOR)
+    except ConsoleError as exc:
+        return error_page(request, exc)
+    return page(
+        request,
+        "message.html",
+        title="Review",
+        message="Take the next item of your queues (highest priority, oldest first).",
+        action="/console/review/next",
+        action_label="Next item",
+    )
+
+
+@router.post("/review/next")
+def review_next(request: Request, csrf: Csrf) -> Response:
+    try:
+        _check_csrf(request, csrf)
+        user = _user(request, Role.MODERATOR)
+    except ConsoleError as exc:
+        return error_page(request, exc)
+    view = _review(request).claim(user.actor, user.languages)
+    if view is None:
+        return page(request, "message.html", title="Review", message="Nothing waits for you.")
+    return RedirectResponse(f"/console/review/{view.item.item_id}", status_code=303)
+
+
+@router.get("/review/{item_id}")
+def review_item(request: Request, item_id: str) -> Response:
+    try:
+        user = _user(request, Role.MODERATOR)
+        view = _review(request).view(item_id)
+    except ConsoleError as exc:
+        return error_page(request, exc)
+    except ServiceError:
+        return page(request, "message.html", 404, title="Review", message="No such item.")
+    if view.item.claimed_by != user.actor:
+        return page(
+            request, "message.html", 409, title="Review", message="You do not hold this item."
+        )
+    return page(request, "item.html", title="Review", **_item_context(view))
+
+
+def _item_context(view: ItemView) -> dict[str, Any]:
+    content = view.content
+    evidence = {e.text: e.label for e in view.decision.evidence}
+    segments: list[dict[str, Any]] = []
+    if content is not None:
+        transcript = content.transcript
+        parts = (
+            [(None, transcript)]
+            if isinstance(transcript, str)
+            else [(s.start_s, s.text) for s in transcript]
+        )
+        for start, text in parts:
+            flagged = next((label for said, label in evidence.items() if text in said), None)
+            when = f"{int(start) // 60}:{int(start) % 60:02d}" if start is not None else ""
+            segments.append({"when": when, "text": text, "flagged": flagged})
+    thresholds = view.decision.thresholds
+    scores = [
+        {
+            "label": label,
+            "score": score,
+            "review": thresholds.get(label, {}).get("review"),
+            "remove": thresholds.get(label, {}).get("remove"),
+        }
+        for label, score in view.decision.scores.items()
+    ]
+    expires = view.item.lease_expires_at or dt.datetime.now(dt.UTC)
+    left = max(0, int((expires - dt.datetime.now(dt.UTC)).total_seconds()))
+    return {
+        "item": view.item,
+        "video": view.video,
+        "decision": view.decision,
+        "content": content or {"title": "", "description": "", "hashtags": []},
+        "segments": segments,
+        "scores": scores,
+        "lease_expires": expires.isoformat(),
+        "lease_left": f"{left // 60} min {left % 60:02d} s",
+    }
+
+
+@router.post("/review/{item_id}/decide")
+def review_decide(
+    request: Request,
+    item_id: str,
+    csrf: Csrf,
+    verdict: Annotated[str, Form()],
+    label: Annotated[str | None, Form()] = None,
+    note: Annotated[str | None, Form()] = None,
+) -> Response:
+    try:
+        _check_csrf(request, csrf)
+        user = _user(request, Role.MODERATOR)
+    except ConsoleError as exc:
+        return error_page(request, exc)
+    try:
+        chosen = Verdict(verdict)
+        _review(request).decide(
+            item_id,
+            user.actor,
+            chosen,
+            label if chosen is Verdict.REMOVE else None,
+            (note or "").strip()[:2000] or None,
+        )
+    except (ValueError, ServiceError) as exc:
+        return page(request, "message.html", 409, title="Not decided", message=str(exc))
+    return review_next(request, csrf)  # the next item opens
+
+
+@router.post("/review/{item_id}/release")
+def review_release(request: Request, item_id: str, csrf: Csrf) -> Response:
+    try:
+        _check_csrf(request, csrf)
+        user = _user(request, Role.MODERATOR)
+        _review(request).release(item_id, user.actor)
+    except ConsoleError as exc:
+        return error_page(request, exc)
+    except ServiceError as exc:
+        return page(request, "message.html", 409, title="Not released", message=str(exc))
+    return RedirectResponse("/console/review", status_code=303)
+
+
+# the report --------------------------------------------------------------------------------
+
+
+def _report(request: Request, period: str, region: str | None) -> Any:
+    return enforcement_report(request.app.state.engine, parse_period(period), region or None)
+
+
+@router.get("/report")
+def report_page(request: Request, period: str = "", region: str = "") -> Response:
+    try:
+        _user(request, Role.ANALYST)
+        chosen = period or _this_quarter()
+        report = _report(request, chosen, region)
+    except ConsoleError as exc:
+        return error_page(request, exc)
+    except ServiceError as exc:
+        return page(request, "message.html", 422, title="Report", message=str(exc))
+    return page(
+        request,
+        "report.html",
+        title="Report",
+        period=chosen,
+        region=region,
+        body=report_body(report),
+    )
+
+
+@router.get("/report.csv")
+def report_csv(request: Request, period: str = "", region: str = "") -> Response:
+    try:
+        _user(request, Role.ANALYST)
+        report = _report(request, period or _this_quarter(), region)
+    except ConsoleError as exc:
+        return error_page(request, exc)
+    except ServiceError as exc:
+        return page(request, "message.html", 422, title="Report", message=str(exc))
+    return Response(
+        report.to_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="enforcement.csv"'},
+    )
+
+
+def _this_quarter() -> str:
+    today = dt.datetime.now(dt.UTC).date()
+    return f"{today.year}Q{(today.month - 1) // 3 + 1}"

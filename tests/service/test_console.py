@@ -1,0 +1,156 @@
+"""The console in a real headless Chromium (Debian's, driven by Playwright) against a real
+uvicorn server: sign in, claim, decide by keyboard, the next item opens, roles, forged posts.
+
+Without /usr/bin/chromium these tests are skipped, except under .ci/run (MIZAN_REQUIRE_BROWSER=1),
+which installs it and requires them to run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from redis import Redis
+
+from service.app import create_app
+from service.domain import Role
+from service.keys import KeyStore
+from service.settings import Settings
+from tests.service.conftest import MISINFORMATION, video
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists() and os.environ.get("MIZAN_REQUIRE_BROWSER") != "1":
+    pytest.skip("no /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield launched
+        launched.close()
+
+
+class Server:
+    def __init__(self, settings: Settings) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.app = create_app(settings)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the server did not start")
+
+    def key(self, name: str, *roles: Role) -> str:
+        store: KeyStore = self.app.state.keys
+        _, plaintext = store.create(name, roles, ["en"], dt.datetime.now(dt.UTC))
+        return plaintext
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def server(settings: Settings, redis: Redis) -> Iterator[Server]:
+    running = Server(settings.model_copy(update={"console_secure_cookie": False}))
+    yield running
+    running.stop()
+
+
+def sign_in(page: Page, base: str, key: str) -> None:
+    page.goto(f"{base}/console/login")
+    page.fill("#key", key)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def test_a_moderator_works_the_queue_by_keyboard(server: Server, browser: Browser) -> None:
+    uploader = {"Authorization": f"Bearer {server.key('pipeline', Role.UPLOADER)}"}
+    for video_id in ("c1", "c2"):
+        body = video(video_id, **MISINFORMATION)
+        assert (
+            httpx.post(f"{server.base}/v1/videos/score", json=body, headers=uploader).json()[
+                "action"
+            ]
+            == "review"
+        )
+    page = browser.new_page()
+    sign_in(page, server.base, server.key("amna", Role.MODERATOR))
+    expect(page.locator("#queues")).to_contain_text("review:en:normal")
+    expect(page.locator("#queues td.n").first).to_have_text("2")
+
+    page.goto(f"{server.base}/console/review")
+    page.keyboard.press("Enter")  # "Next item" has the focus
+    expect(page.locator("h1")).to_have_text(MISINFORMATION["title"])
+    expect(page.locator("mark")).to_contain_text("garlic water")  # the evidence window
+    first = page.url
+    page.keyboard.press("4")  # the fourth label: misinformation
+    page.keyboard.press("r")  # remove; the next item opens
+    page.wait_for_url(lambda url: url != first and "/console/review/" in url)
+    expect(page.locator("h1")).to_have_text(MISINFORMATION["title"])
+    page.keyboard.press("a")  # approve
+    expect(page.locator("main")).to_contain_text("Nothing waits for you")
+
+    statuses = {
+        video_id: httpx.get(f"{server.base}/v1/videos/{video_id}", headers=uploader).json()
+        for video_id in ("c1", "c2")
+    }
+    assert sorted(v["status"] for v in statuses.values()) == ["live", "removed"]
+    removed = next(v for v in statuses.values() if v["status"] == "removed")
+    assert removed["reviews"][0]["decided_label"] == "misinformation"
+    assert removed["reviews"][0]["decided_by"].startswith("amna#")
+
+
+def test_roles_and_forged_posts(server: Server, browser: Browser) -> None:
+    page = browser.new_page()
+    sign_in(page, server.base, server.key("amna", Role.MODERATOR))
+    page.goto(f"{server.base}/console/report")
+    expect(page.locator("main")).to_contain_text("needs the role analyst")
+    forged = page.request.post(f"{server.base}/console/review/next", form={"csrf": "forged"})
+    assert forged.status == 403
+    assert "did not come from your console session" in forged.text()
+    page.goto(f"{server.base}/console/login")  # signed out: no session, no console
+    other = browser.new_page()
+    other.goto(f"{server.base}/console/review")
+    assert other.url.endswith("/console/login")
+
+
+def test_an_analyst_sees_the_report_with_its_charts(server: Server, browser: Browser) -> None:
+    page = browser.new_page()
+    sign_in(page, server.base, server.key("sana", Role.ANALYST))
+    page.wait_for_url(lambda url: url.endswith("/console/report"))
+    expect(page.locator("svg")).to_have_count(3)
+    expect(page.locator("h1").last).to_contain_text("Community Guidelines enforcement")
+    with page.expect_download() as download:
+        page.click("text=Download CSV")
+    assert download.value.suggested_filename == "enforcement.csv"
+
+
+def test_a_wrong_key_does_not_sign_in(server: Server, browser: Browser) -> None:
+    page = browser.new_page()
+    page.goto(f"{server.base}/console/login")
+    page.fill("#key", "mz_aaaaaaaa_" + "x" * 43)
+    page.keyboard.press("Enter")
+    expect(page.locator("[role=alert]")).to_have_text("That key is not valid.")
