@@ -154,3 +154,24 @@ def test_a_wrong_key_does_not_sign_in(server: Server, browser: Browser) -> None:
     page.fill("#key", "mz_aaaaaaaa_" + "x" * 43)
     page.keyboard.press("Enter")
     expect(page.locator("[role=alert]")).to_have_text("That key is not valid.")
+
+
+def test_an_appeals_reviewer_restores_from_the_console(server: Server, browser: Browser) -> None:
+    from tests.service.conftest import SPAM
+
+    uploader = {"Authorization": f"Bearer {server.key('pipeline', Role.UPLOADER)}"}
+    httpx.post(f"{server.base}/v1/videos/score", json=video("ap1", **SPAM), headers=uploader)
+    appeal = httpx.post(
+        f"{server.base}/v1/videos/ap1/appeals", json={"statement": "my shop"}, headers=uploader
+    )
+    assert appeal.status_code == 201
+    page = browser.new_page()
+    sign_in(page, server.base, server.key("bilal", Role.APPEALS_REVIEWER))
+    page.goto(f"{server.base}/console/appeals")
+    page.keyboard.press("Enter")
+    expect(page.locator("#statement")).to_have_text("my shop")
+    expect(page.locator("#removal")).to_contain_text("model:1.0.0")
+    page.keyboard.press("r")  # restore
+    expect(page.locator("main")).to_contain_text("No appeal waits for you")
+    state = httpx.get(f"{server.base}/v1/videos/ap1", headers=uploader).json()
+    assert (state["status"], state["visibility"]) == ("restored", "public")
