@@ -102,7 +102,7 @@ def test_a_moderator_works_the_queue_by_keyboard(server: Server, browser: Browse
     expect(page.locator("#queues td.n").first).to_have_text("2")
 
     page.goto(f"{server.base}/console/review")
-    page.keyboard.press("Enter")  # "Next item" has the focus
+    page.locator("button:has-text('Next item')").press("Enter")
     expect(page.locator("h1")).to_have_text(MISINFORMATION["title"])
     expect(page.locator("mark")).to_contain_text("garlic water")  # the evidence window
     first = page.url
@@ -168,7 +168,7 @@ def test_an_appeals_reviewer_restores_from_the_console(server: Server, browser: 
     page = browser.new_page()
     sign_in(page, server.base, server.key("bilal", Role.APPEALS_REVIEWER))
     page.goto(f"{server.base}/console/appeals")
-    page.keyboard.press("Enter")
+    page.locator("button:has-text('Next appeal')").press("Enter")
     expect(page.locator("#statement")).to_have_text("my shop")
     expect(page.locator("#removal")).to_contain_text("model:1.0.0")
     page.keyboard.press("r")  # restore
