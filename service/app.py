@@ -23,7 +23,7 @@ from service.keys import KeyStore
 from service.middleware import BodyLimit, RequestMetrics
 from service.models import load_active
 from service.moderation import Moderation
-from service.routes import appeals, console, health, reports, review, videos
+from service.routes import appeals, console, console_appeals, health, reports, review, videos
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(appeals.router)
     app.include_router(reports.router)
     app.include_router(console.router)
+    app.include_router(console_appeals.router)
     app.include_router(health.router)
 
     def limit_for(path: str) -> int:

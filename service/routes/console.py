@@ -21,8 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from review_queue import QueueStats
-from service.appeals import Appeals
-from service.domain import AppealVerdict, Role, Verdict
+from service.domain import Role, Verdict
 from service.errors import AuthenticationError, ServiceError
 from service.keys import ApiKey, KeyStore
 from service.report import enforcement_report, parse_period
@@ -50,13 +49,13 @@ def _csrf(request: Request) -> str:
     return token
 
 
-def _check_csrf(request: Request, presented: str) -> None:
+def check_csrf(request: Request, presented: str) -> None:
     expected = request.session.get("csrf", "")
     if not expected or not hmac.compare_digest(str(expected), presented):
         raise ConsoleError(403, "Refused", "This form did not come from your console session.")
 
 
-def _user(request: Request, *roles: Role) -> ApiKey:
+def current_user(request: Request, *roles: Role) -> ApiKey:
     key_id, digest = request.session.get("key_id"), request.session.get("digest")
     if not key_id or not digest:
         raise ConsoleError(401, "Sign in", "Please sign in with your API key.")
@@ -106,7 +105,7 @@ def login_form(request: Request) -> Response:
 
 @router.post("/login")
 def login(request: Request, key: Annotated[str, Form()], csrf: Csrf) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     keys: KeyStore = request.app.state.keys
     try:
         api_key, digest = keys.session_token(key.strip())
@@ -124,7 +123,7 @@ def login(request: Request, key: Annotated[str, Form()], csrf: Csrf) -> Response
 
 @router.post("/logout")
 def logout(request: Request, csrf: Csrf) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     request.session.clear()
     return RedirectResponse("/console/login", status_code=303)
 
@@ -167,7 +166,7 @@ def _age(seconds: float) -> str:
 @router.get("")
 def overview(request: Request) -> Response:
     try:
-        user = _user(request, Role.MODERATOR, Role.APPEALS_REVIEWER, Role.ANALYST)
+        user = current_user(request, Role.MODERATOR, Role.APPEALS_REVIEWER, Role.ANALYST)
     except ConsoleError as exc:
         return error_page(request, exc)
     if not user.roles & {Role.MODERATOR, Role.APPEALS_REVIEWER}:
@@ -178,7 +177,7 @@ def overview(request: Request) -> Response:
 @router.get("/queues/table")
 def queues_table(request: Request) -> Response:
     try:
-        user = _user(request, Role.MODERATOR, Role.APPEALS_REVIEWER)
+        user = current_user(request, Role.MODERATOR, Role.APPEALS_REVIEWER)
     except ConsoleError as exc:
         return Response(status_code=exc.status)
     return page(request, "queues_table.html", sections=_sections(request, user))
@@ -190,7 +189,7 @@ def queues_table(request: Request) -> Response:
 @router.get("/review")
 def review_home(request: Request) -> Response:
     try:
-        _user(request, Role.MODERATOR)
+        current_user(request, Role.MODERATOR)
     except ConsoleError as exc:
         return error_page(request, exc)
     return page(
@@ -206,8 +205,8 @@ def review_home(request: Request) -> Response:
 @router.post("/review/next")
 def review_next(request: Request, csrf: Csrf) -> Response:
     try:
-        _check_csrf(request, csrf)
-        user = _user(request, Role.MODERATOR)
+        check_csrf(request, csrf)
+        user = current_user(request, Role.MODERATOR)
     except ConsoleError as exc:
         return error_page(request, exc)
     view = _review(request).claim(user.actor, user.languages)
@@ -219,7 +218,7 @@ def review_next(request: Request, csrf: Csrf) -> Response:
 @router.get("/review/{item_id}")
 def review_item(request: Request, item_id: str) -> Response:
     try:
-        user = _user(request, Role.MODERATOR)
+        user = current_user(request, Role.MODERATOR)
         view = _review(request).view(item_id)
     except ConsoleError as exc:
         return error_page(request, exc)
@@ -281,8 +280,8 @@ def review_decide(
     note: Annotated[str | None, Form()] = None,
 ) -> Response:
     try:
-        _check_csrf(request, csrf)
-        user = _user(request, Role.MODERATOR)
+        check_csrf(request, csrf)
+        user = current_user(request, Role.MODERATOR)
     except ConsoleError as exc:
         return error_page(request, exc)
     try:
@@ -302,8 +301,8 @@ def review_decide(
 @router.post("/review/{item_id}/release")
 def review_release(request: Request, item_id: str, csrf: Csrf) -> Response:
     try:
-        _check_csrf(request, csrf)
-        user = _user(request, Role.MODERATOR)
+        check_csrf(request, csrf)
+        user = current_user(request, Role.MODERATOR)
         _review(request).release(item_id, user.actor)
     except ConsoleError as exc:
         return error_page(request, exc)
@@ -322,7 +321,7 @@ def _report(request: Request, period: str, region: str | None) -> Any:
 @router.get("/report")
 def report_page(request: Request, period: str = "", region: str = "") -> Response:
     try:
-        _user(request, Role.ANALYST)
+        current_user(request, Role.ANALYST)
         chosen = period or _this_quarter()
         report = _report(request, chosen, region)
     except ConsoleError as exc:
@@ -342,7 +341,7 @@ def report_page(request: Request, period: str = "", region: str = "") -> Respons
 @router.get("/report.csv")
 def report_csv(request: Request, period: str = "", region: str = "") -> Response:
     try:
-        _user(request, Role.ANALYST)
+        current_user(request, Role.ANALYST)
         report = _report(request, period or _this_quarter(), region)
     except ConsoleError as exc:
         return error_page(request, exc)
@@ -358,100 +357,3 @@ def report_csv(request: Request, period: str = "", region: str = "") -> Response
 def _this_quarter() -> str:
     today = dt.datetime.now(dt.UTC).date()
     return f"{today.year}Q{(today.month - 1) // 3 + 1}"
-
-
-# the appeals workbench ---------------------------------------------------------------------
-
-
-@router.get("/appeals")
-def appeals_home(request: Request) -> Response:
-    try:
-        _user(request, Role.APPEALS_REVIEWER)
-    except ConsoleError as exc:
-        return error_page(request, exc)
-    return page(
-        request,
-        "message.html",
-        title="Appeals",
-        message="Take the oldest appeal you may decide.",
-        action="/console/appeals/next",
-        action_label="Next appeal",
-    )
-
-
-@router.post("/appeals/next")
-def appeals_next(request: Request, csrf: Csrf) -> Response:
-    try:
-        _check_csrf(request, csrf)
-        user = _user(request, Role.APPEALS_REVIEWER)
-    except ConsoleError as exc:
-        return error_page(request, exc)
-    view = _appeals(request).claim(user.actor, user.languages)
-    if view is None:
-        return page(request, "message.html", title="Appeals", message="No appeal waits for you.")
-    return RedirectResponse(f"/console/appeals/{view.appeal.item_id}", status_code=303)
-
-
-@router.get("/appeals/{item_id}")
-def appeal_item(request: Request, item_id: str) -> Response:
-    try:
-        user = _user(request, Role.APPEALS_REVIEWER)
-        view = _appeals(request).view(item_id)
-    except ConsoleError as exc:
-        return error_page(request, exc)
-    except ServiceError:
-        return page(request, "message.html", 404, title="Appeals", message="No such appeal.")
-    if view.appeal.claimed_by != user.actor:
-        return page(
-            request, "message.html", 409, title="Appeals", message="You do not hold this appeal."
-        )
-    content = view.content or {"title": "", "description": "", "hashtags": []}
-    return page(
-        request,
-        "appeal.html",
-        title="Appeal",
-        appeal=view.appeal,
-        removal=view.removal,
-        decision=view.decision,
-        content=content,
-    )
-
-
-@router.post("/appeals/{item_id}/decide")
-def appeal_decide(
-    request: Request,
-    item_id: str,
-    csrf: Csrf,
-    verdict: Annotated[str, Form()],
-    note: Annotated[str | None, Form()] = None,
-) -> Response:
-    try:
-        _check_csrf(request, csrf)
-        user = _user(request, Role.APPEALS_REVIEWER)
-    except ConsoleError as exc:
-        return error_page(request, exc)
-    try:
-        chosen = AppealVerdict(verdict)
-        text = (note or "").strip()[:2000] or None
-        _appeals(request).decide(item_id, user.actor, chosen, text)
-    except (ValueError, ServiceError) as exc:
-        return page(request, "message.html", 409, title="Not decided", message=str(exc))
-    return appeals_next(request, csrf)
-
-
-@router.post("/appeals/{item_id}/release")
-def appeal_release(request: Request, item_id: str, csrf: Csrf) -> Response:
-    try:
-        _check_csrf(request, csrf)
-        user = _user(request, Role.APPEALS_REVIEWER)
-        _appeals(request).release(item_id, user.actor)
-    except ConsoleError as exc:
-        return error_page(request, exc)
-    except ServiceError as exc:
-        return page(request, "message.html", 409, title="Not released", message=str(exc))
-    return RedirectResponse("/console/appeals", status_code=303)
-
-
-def _appeals(request: Request) -> Appeals:
-    appeals: Appeals = request.app.state.appeals
-    return appeals

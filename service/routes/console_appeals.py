@@ -1,0 +1,109 @@
+"""/console/appeals: the appeals workbench (service/routes/console.py has the rest)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from service.appeals import Appeals
+from service.domain import AppealVerdict, Role
+from service.errors import ServiceError
+from service.routes.console import ConsoleError, Csrf, check_csrf, current_user, error_page, page
+
+router = APIRouter(prefix="/console/appeals", include_in_schema=False)
+
+
+@router.get("")
+def appeals_home(request: Request) -> Response:
+    try:
+        current_user(request, Role.APPEALS_REVIEWER)
+    except ConsoleError as exc:
+        return error_page(request, exc)
+    return page(
+        request,
+        "message.html",
+        title="Appeals",
+        message="Take the oldest appeal you may decide.",
+        action="/console/appeals/next",
+        action_label="Next appeal",
+    )
+
+
+@router.post("/next")
+def appeals_next(request: Request, csrf: Csrf) -> Response:
+    try:
+        check_csrf(request, csrf)
+        user = current_user(request, Role.APPEALS_REVIEWER)
+    except ConsoleError as exc:
+        return error_page(request, exc)
+    view = _appeals(request).claim(user.actor, user.languages)
+    if view is None:
+        return page(request, "message.html", title="Appeals", message="No appeal waits for you.")
+    return RedirectResponse(f"/console/appeals/{view.appeal.item_id}", status_code=303)
+
+
+@router.get("/{item_id}")
+def appeal_item(request: Request, item_id: str) -> Response:
+    try:
+        user = current_user(request, Role.APPEALS_REVIEWER)
+        view = _appeals(request).view(item_id)
+    except ConsoleError as exc:
+        return error_page(request, exc)
+    except ServiceError:
+        return page(request, "message.html", 404, title="Appeals", message="No such appeal.")
+    if view.appeal.claimed_by != user.actor:
+        return page(
+            request, "message.html", 409, title="Appeals", message="You do not hold this appeal."
+        )
+    content = view.content or {"title": "", "description": "", "hashtags": []}
+    return page(
+        request,
+        "appeal.html",
+        title="Appeal",
+        appeal=view.appeal,
+        removal=view.removal,
+        decision=view.decision,
+        content=content,
+    )
+
+
+@router.post("/{item_id}/decide")
+def appeal_decide(
+    request: Request,
+    item_id: str,
+    csrf: Csrf,
+    verdict: Annotated[str, Form()],
+    note: Annotated[str | None, Form()] = None,
+) -> Response:
+    try:
+        check_csrf(request, csrf)
+        user = current_user(request, Role.APPEALS_REVIEWER)
+    except ConsoleError as exc:
+        return error_page(request, exc)
+    try:
+        chosen = AppealVerdict(verdict)
+        text = (note or "").strip()[:2000] or None
+        _appeals(request).decide(item_id, user.actor, chosen, text)
+    except (ValueError, ServiceError) as exc:
+        return page(request, "message.html", 409, title="Not decided", message=str(exc))
+    return appeals_next(request, csrf)
+
+
+@router.post("/{item_id}/release")
+def appeal_release(request: Request, item_id: str, csrf: Csrf) -> Response:
+    try:
+        check_csrf(request, csrf)
+        user = current_user(request, Role.APPEALS_REVIEWER)
+        _appeals(request).release(item_id, user.actor)
+    except ConsoleError as exc:
+        return error_page(request, exc)
+    except ServiceError as exc:
+        return page(request, "message.html", 409, title="Not released", message=str(exc))
+    return RedirectResponse("/console/appeals", status_code=303)
+
+
+def _appeals(request: Request) -> Appeals:
+    appeals: Appeals = request.app.state.appeals
+    return appeals
