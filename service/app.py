@@ -97,12 +97,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else settings.max_body_bytes
         )
 
+    if not settings.console_secret.get_secret_value():
+        log.warning(
+            "console.secret_unset",
+            extra={
+                "detail": "console sessions last only as long as this process; set "
+                "MIZAN_CONSOLE_SECRET when running several workers or replicas"
+            },
+        )
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.console_secret.get_secret_value() or secrets.token_urlsafe(32),
         session_cookie="mizan_console",
         max_age=settings.console_session_s,
-        same_site="strict",
+        same_site="lax",  # strict would drop the session on links from mail or chat
         https_only=settings.console_secure_cookie,
     )
     app.add_middleware(BodyLimit, limit_for=limit_for)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import logging
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ from service.report import enforcement_report, parse_period
 from service.report_html import body as report_body
 from service.review import ItemView, Review
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 Csrf = Annotated[str, Form()]
@@ -105,7 +107,12 @@ def login_form(request: Request) -> Response:
 
 @router.post("/login")
 def login(request: Request, key: Annotated[str, Form()], csrf: Csrf) -> Response:
-    check_csrf(request, csrf)
+    try:
+        check_csrf(request, csrf)
+    except ConsoleError:  # a stale form (its session expired) or no cookie: a fresh form
+        request.session.clear()
+        error = "That sign-in form had expired (or cookies are off). Please try again."
+        return page(request, "login.html", 403, title="Sign in", error=error)
     keys: KeyStore = request.app.state.keys
     try:
         api_key, digest = keys.session_token(key.strip())
@@ -123,7 +130,12 @@ def login(request: Request, key: Annotated[str, Form()], csrf: Csrf) -> Response
 
 @router.post("/logout")
 def logout(request: Request, csrf: Csrf) -> Response:
-    check_csrf(request, csrf)
+    try:
+        check_csrf(request, csrf)
+    except ConsoleError as exc:
+        if request.session.get("key_id"):  # a live session and a forged form: refuse
+            return error_page(request, exc)
+        # an expired session has nothing left to protect: just sign out
     request.session.clear()
     return RedirectResponse("/console/login", status_code=303)
 
@@ -187,19 +199,28 @@ def queues_table(request: Request) -> Response:
 
 
 @router.get("/review")
-def review_home(request: Request) -> Response:
+def review_home(request: Request, state: str = "") -> Response:
     try:
         current_user(request, Role.MODERATOR)
     except ConsoleError as exc:
         return error_page(request, exc)
+    message = STATES.get(
+        state, "Take the next item of your queues (highest priority, oldest first)."
+    )
     return page(
         request,
         "message.html",
         title="Review",
-        message="Take the next item of your queues (highest priority, oldest first).",
+        message=message,
         action="/console/review/next",
         action_label="Next item",
     )
+
+
+STATES = {
+    "empty": "Nothing waits for you.",
+    "unavailable": "The queue is not answering just now; your last decision was saved.",
+}
 
 
 @router.post("/review/next")
@@ -209,9 +230,19 @@ def review_next(request: Request, csrf: Csrf) -> Response:
         user = current_user(request, Role.MODERATOR)
     except ConsoleError as exc:
         return error_page(request, exc)
-    view = _review(request).claim(user.actor, user.languages)
+    return claim_next(request, user)
+
+
+def claim_next(request: Request, user: ApiKey) -> Response:
+    """Claim and redirect to the item (or back to the review page): POST, redirect, GET, so a
+    reload never sends a decision twice."""
+    try:
+        view = _review(request).claim(user.actor, user.languages)
+    except Exception:  # the decision before this stands; the queue is not answering
+        log.warning("console.claim_failed", exc_info=True)
+        return RedirectResponse("/console/review?state=unavailable", status_code=303)
     if view is None:
-        return page(request, "message.html", title="Review", message="Nothing waits for you.")
+        return RedirectResponse("/console/review?state=empty", status_code=303)
     return RedirectResponse(f"/console/review/{view.item.item_id}", status_code=303)
 
 
@@ -295,7 +326,7 @@ def review_decide(
         )
     except (ValueError, ServiceError) as exc:
         return page(request, "message.html", 409, title="Not decided", message=str(exc))
-    return review_next(request, csrf)  # the next item opens
+    return claim_next(request, user)  # the next item opens
 
 
 @router.post("/review/{item_id}/release")

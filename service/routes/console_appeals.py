@@ -10,22 +10,27 @@ from fastapi.responses import RedirectResponse, Response
 from service.appeals import Appeals
 from service.domain import AppealVerdict, Role
 from service.errors import ServiceError
+from service.keys import ApiKey
 from service.routes.console import ConsoleError, Csrf, check_csrf, current_user, error_page, page
 
 router = APIRouter(prefix="/console/appeals", include_in_schema=False)
 
 
 @router.get("")
-def appeals_home(request: Request) -> Response:
+def appeals_home(request: Request, state: str = "") -> Response:
     try:
         current_user(request, Role.APPEALS_REVIEWER)
     except ConsoleError as exc:
         return error_page(request, exc)
+    messages = {
+        "empty": "No appeal waits for you.",
+        "unavailable": "The queue is not answering just now; your last decision was saved.",
+    }
     return page(
         request,
         "message.html",
         title="Appeals",
-        message="Take the oldest appeal you may decide.",
+        message=messages.get(state, "Take the oldest appeal you may decide."),
         action="/console/appeals/next",
         action_label="Next appeal",
     )
@@ -38,9 +43,16 @@ def appeals_next(request: Request, csrf: Csrf) -> Response:
         user = current_user(request, Role.APPEALS_REVIEWER)
     except ConsoleError as exc:
         return error_page(request, exc)
-    view = _appeals(request).claim(user.actor, user.languages)
+    return claim_next(request, user)
+
+
+def claim_next(request: Request, user: ApiKey) -> Response:
+    try:
+        view = _appeals(request).claim(user.actor, user.languages)
+    except Exception:  # the decision before this stands; the queue is not answering
+        return RedirectResponse("/console/appeals?state=unavailable", status_code=303)
     if view is None:
-        return page(request, "message.html", title="Appeals", message="No appeal waits for you.")
+        return RedirectResponse("/console/appeals?state=empty", status_code=303)
     return RedirectResponse(f"/console/appeals/{view.appeal.item_id}", status_code=303)
 
 
@@ -88,7 +100,7 @@ def appeal_decide(
         _appeals(request).decide(item_id, user.actor, chosen, text)
     except (ValueError, ServiceError) as exc:
         return page(request, "message.html", 409, title="Not decided", message=str(exc))
-    return appeals_next(request, csrf)
+    return claim_next(request, user)
 
 
 @router.post("/{item_id}/release")

@@ -112,6 +112,8 @@ def test_a_moderator_works_the_queue_by_keyboard(server: Server, browser: Browse
     expect(page.locator("h1")).to_have_text(MISINFORMATION["title"])
     page.keyboard.press("a")  # approve
     expect(page.locator("main")).to_contain_text("Nothing waits for you")
+    page.reload()  # POST, redirect, GET: a reload sends nothing again
+    expect(page.locator("main")).to_contain_text("Nothing waits for you")
 
     statuses = {
         video_id: httpx.get(f"{server.base}/v1/videos/{video_id}", headers=uploader).json()
@@ -131,7 +133,8 @@ def test_roles_and_forged_posts(server: Server, browser: Browser) -> None:
     forged = page.request.post(f"{server.base}/console/review/next", form={"csrf": "forged"})
     assert forged.status == 403
     assert "did not come from your console session" in forged.text()
-    page.goto(f"{server.base}/console/login")  # signed out: no session, no console
+    page.click("button:has-text('Sign out')")
+    page.wait_for_url(lambda url: url.endswith("/console/login"))
     other = browser.new_page()
     other.goto(f"{server.base}/console/review")
     assert other.url.endswith("/console/login")
@@ -175,3 +178,12 @@ def test_an_appeals_reviewer_restores_from_the_console(server: Server, browser: 
     expect(page.locator("main")).to_contain_text("No appeal waits for you")
     state = httpx.get(f"{server.base}/v1/videos/ap1", headers=uploader).json()
     assert (state["status"], state["visibility"]) == ("restored", "public")
+
+
+def test_an_expired_sign_in_form_is_shown_again(server: Server, browser: Browser) -> None:
+    page = browser.new_page()
+    page.goto(f"{server.base}/console/login")
+    page.context.clear_cookies()  # the session behind the form is gone
+    page.fill("#key", server.key("amna", Role.MODERATOR))
+    page.keyboard.press("Enter")
+    expect(page.locator("[role=alert]")).to_contain_text("expired")
