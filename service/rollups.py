@@ -11,6 +11,7 @@ and a test prove both ways agree.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -91,15 +92,26 @@ def apply(connection: sa.Connection, rows: Iterable[Mapping[str, Any]]) -> None:
 
 
 def _upsert(connection: sa.Connection, items: Iterable[tuple[Key, Counter[str]]]) -> None:
-    for (day, region, label), counts in items:
-        values = {name: int(counts.get(name, 0)) for name in COUNTERS}
-        insert = _insert(connection)(rollups).values(day=day, region=region, label=label, **values)
-        connection.execute(
-            insert.on_conflict_do_update(
-                index_elements=["day", "region", "label"],
-                set_={name: rollups.c[name] + insert.excluded[name] for name in COUNTERS},
-            )
-        )
+    params = [
+        {"day": day, "region": region, "label": label}
+        | {name: int(counts.get(name, 0)) for name in COUNTERS}
+        for (day, region, label), counts in items
+    ]
+    if params:  # one prebuilt statement, executed for every key at once
+        connection.execute(_upsert_statement(connection.dialect.name), params)
+
+
+@functools.cache
+def _upsert_statement(dialect: str) -> Any:
+    """INSERT .. ON CONFLICT DO UPDATE adding to each count, built once per dialect: building
+    it anew for every write cost more than running it."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(rollups)
+    return insert.on_conflict_do_update(
+        index_elements=["day", "region", "label"],
+        set_={name: rollups.c[name] + insert.excluded[name] for name in COUNTERS},
+    )
 
 
 def rebuild(engine: sa.Engine, batch: int = 50_000) -> int:
@@ -132,9 +144,3 @@ def snapshot(engine: sa.Engine) -> dict[Key, dict[str, int]]:
             (row.day, row.region, row.label): {name: int(row._mapping[name]) for name in COUNTERS}
             for row in connection.execute(sa.select(rollups))
         }
-
-
-def _insert(connection: sa.Connection) -> Any:
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
