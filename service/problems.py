@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -79,7 +79,13 @@ def install(app: FastAPI) -> None:
         return await _unexpected(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/console"):  # a person at a browser, not a client
+            return HTMLResponse(
+                "<!doctype html><title>Form incomplete</title><p>Something was missing from "
+                'that form. <a href="/console">Back to the console</a>.</p>',
+                status_code=422,
+            )
         errors = [
             {
                 "loc": list(e.get("loc", ())),

@@ -187,3 +187,11 @@ def test_an_expired_sign_in_form_is_shown_again(server: Server, browser: Browser
     page.fill("#key", server.key("amna", Role.MODERATOR))
     page.keyboard.press("Enter")
     expect(page.locator("[role=alert]")).to_contain_text("expired")
+
+
+def test_an_incomplete_form_gets_a_page_not_json(server: Server) -> None:
+    response = httpx.post(f"{server.base}/console/review/next", data={})
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
+    api = httpx.post(f"{server.base}/v1/videos/score", json={})
+    assert api.headers["content-type"] == "application/problem+json"  # the API is unchanged
