@@ -26,9 +26,8 @@ from service.domain import (
 )
 from service.effects import Effects, QueueChange
 from service.errors import ConflictError, NotFoundError
-from service.leased_log import LeasedLog
+from service.leased_log import LeasedLog, Outcome
 from service.log_rows import appeal, append_events, event_row, locked_video, video_state
-from service.outbox import add_delivery
 from service.tables import appeals, decisions, events, videos
 
 REMOVALS = (EventType.AUTO_REMOVED.value, EventType.HUMAN_REMOVED.value)
@@ -161,68 +160,35 @@ class AppealLog(LeasedLog[Appeal]):
         now: dt.datetime,
     ) -> AppealDecided:
         """Restore the video (live and public again) or uphold its removal."""
-        with self._engine.connect() as connection:
-            peek = self._select(connection, item_id, lock=False)
-        if peek is None:
-            raise NotFoundError(f"no appeal {item_id}")
-        with write_transaction(self._engine) as connection:
-            video = locked_video(connection, peek["video_id"])  # the video's row first
-            row = self._held(connection, item_id, holder, now)
-            assert video is not None
+        with self._deciding(item_id, holder, now) as (connection, video, row):
             if not row["automated"] and row["removed_by"] == holder:
                 raise ConflictError(
                     "the moderator who removed a video may not decide its appeal; release it"
                 )
             if verdict is AppealVerdict.RESTORE:
-                status, visibility, kind = Status.RESTORED, Visibility.PUBLIC, "restored"
-                event_type = EventType.RESTORED
-            else:
-                status, visibility, kind = Status.REMOVED, Visibility.REMOVED, "appeal_upheld"
-                event_type = EventType.APPEAL_UPHELD
-            connection.execute(
-                videos.update()
-                .where(videos.c.video_id == row["video_id"])
-                .values(status=status.value, visibility=visibility.value, updated_at=now)
-            )
-            connection.execute(
-                appeals.update()
-                .where(appeals.c.item_id == item_id)
-                .values(
-                    state=ItemState.DECIDED.value,
-                    decided_at=now,
-                    decided_by=holder,
-                    verdict=verdict.value,
-                    note=note,
+                outcome = Outcome(
+                    Status.RESTORED, Visibility.PUBLIC, EventType.RESTORED, "restored"
                 )
-            )
-            event = event_row(
+            else:
+                outcome = Outcome(
+                    Status.REMOVED, Visibility.REMOVED, EventType.APPEAL_UPHELD, "appeal_upheld"
+                )
+            decided, state, effects = self._conclude(
+                connection,
                 video,
-                event_type,
-                holder,
-                now,
+                row,
+                outcome,
+                holder=holder,
+                now=now,
+                item_values={"verdict": verdict.value, "note": note},
                 label=row["label"],
-                revision=row["revision"],
                 data={
-                    "item_id": item_id,
                     "removal_event_id": row["removal_event_id"],
                     "removed_by": row["removed_by"],
                     "note": note,
                 },
+                details={"removed_by": "model" if row["automated"] else "human"},
             )
-            append_events(connection, [event])
-            effects = Effects()
-            if self._webhooks:
-                details = {
-                    "status": status.value,
-                    "visibility": visibility.value,
-                    "decided_by": "human",
-                    "removed_by": "model" if row["automated"] else "human",
-                }
-                effects.deliveries.append(add_delivery(connection, event, kind, details))
-            decided = self._select(connection, item_id, lock=False)
-            state = locked_video(connection, row["video_id"])
-            assert decided is not None
-            assert state is not None
             return AppealDecided(appeal(decided), video_state(state), effects)
 
     def _latest_removal(self, connection: sa.Connection, video_id: str) -> Mapping[Any, Any]:

@@ -7,18 +7,36 @@ claim must be the decider's and unexpired. Redis only orders the work (review_qu
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
 from service.database import write_transaction
-from service.domain import EventType, ItemState
+from service.domain import EventType, ItemState, Status, Visibility
+from service.effects import Effects
 from service.errors import ConflictError, NotFoundError
-from service.log_rows import append_events, event_row, video_columns
+from service.log_rows import append_events, event_row, locked_video, video_columns
+from service.outbox import add_delivery
+from service.tables import videos
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a decision does to the video, and how it is logged and announced."""
+
+    status: Status
+    visibility: Visibility
+    event: EventType
+    webhook: str  # the webhook's type: removed, approved, restored, appeal_upheld
+    video_changes: Mapping[str, object] = field(default_factory=dict)
+
+
 NO_CLAIM: Mapping[str, object] = {"claimed_by": None, "lease_expires_at": None}
 
 
@@ -133,6 +151,78 @@ class LeasedLog(Generic[T]):
             data={"item_id": row["item_id"], "queue": self._noun, **(data or {})},
         )
         append_events(connection, [event])
+
+    @contextlib.contextmanager
+    def _deciding(
+        self, item_id: str, holder: str, now: dt.datetime
+    ) -> Iterator[tuple[sa.Connection, Mapping[Any, Any], Mapping[Any, Any]]]:
+        """A write transaction with the video's row and the held item's row, locked."""
+        with self._engine.connect() as connection:
+            peek = self._select(connection, item_id, lock=False)
+        if peek is None:
+            raise NotFoundError(f"no {self._noun} {item_id}")
+        with write_transaction(self._engine) as connection:
+            # the video's row first, then the item's: the order scoring locks them in
+            video = locked_video(connection, peek["video_id"])
+            assert video is not None  # an item is only opened for a logged video
+            yield connection, video, self._held(connection, item_id, holder, now)
+
+    def _conclude(
+        self,
+        connection: sa.Connection,
+        video: Mapping[Any, Any],
+        row: Mapping[Any, Any],
+        outcome: Outcome,
+        *,
+        holder: str,
+        now: dt.datetime,
+        item_values: Mapping[str, object],
+        label: str | None,
+        data: Mapping[str, object],
+        details: Mapping[str, object],
+    ) -> tuple[Mapping[Any, Any], Mapping[Any, Any], Effects]:
+        """Write a decision: the video's new state, the item decided, the event, the webhook.
+        Returns the item's and the video's rows as they now are, and the Redis effects."""
+        connection.execute(
+            videos.update()
+            .where(videos.c.video_id == row["video_id"])
+            .values(
+                status=outcome.status.value,
+                visibility=outcome.visibility.value,
+                updated_at=now,
+                **outcome.video_changes,
+            )
+        )
+        table = self._table
+        connection.execute(
+            table.update()
+            .where(table.c.item_id == row["item_id"])
+            .values(state=ItemState.DECIDED.value, decided_at=now, decided_by=holder, **item_values)
+        )
+        event = event_row(
+            video,
+            outcome.event,
+            holder,
+            now,
+            label=label,
+            revision=row["revision"],
+            data={"item_id": row["item_id"], **data},
+        )
+        append_events(connection, [event])
+        effects = Effects()
+        if self._webhooks:
+            announced = {
+                "status": outcome.status.value,
+                "visibility": outcome.visibility.value,
+                "decided_by": "human",
+                **details,
+            }
+            effects.deliveries.append(add_delivery(connection, event, outcome.webhook, announced))
+        decided = self._select(connection, row["item_id"], lock=False)
+        state = locked_video(connection, row["video_id"])
+        assert decided is not None
+        assert state is not None
+        return decided, state, effects
 
     def _held(
         self, connection: sa.Connection, item_id: str, holder: str, now: dt.datetime

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 
 from classifier import Video
 from review_queue import queue_language
-from service.database import write_transaction
 from service.domain import (
     EventType,
     ItemState,
@@ -28,16 +27,13 @@ from service.domain import (
     content_from_canonical,
 )
 from service.effects import Effects, QueueChange
-from service.errors import NotFoundError
-from service.leased_log import LeasedLog
+from service.leased_log import LeasedLog, Outcome
 from service.log_rows import (
     append_events,
     event_row,
-    locked_video,
     review_item,
     video_state,
 )
-from service.outbox import add_delivery
 from service.rollups import removal_facts
 from service.tables import contents, review_items, videos
 
@@ -186,74 +182,35 @@ class ReviewLog(LeasedLog[ReviewItem]):
         now: dt.datetime,
     ) -> Decided:
         """A moderator's decision: the video is removed by a person, or live again."""
-        with self._engine.connect() as connection:
-            peek = self._select(connection, item_id, lock=False)
-        if peek is None:
-            raise NotFoundError(f"no review item {item_id}")
-        with write_transaction(self._engine) as connection:
-            # the video's row first, then the item's: the order scoring locks them in
-            video = locked_video(connection, peek["video_id"])
-            row = self._held(connection, item_id, holder, now)
-            assert video is not None  # an item is only opened for a logged video
+        with self._deciding(item_id, holder, now) as (connection, video, row):
+            data: dict[str, object] = {
+                "reason": row["reason"],
+                "note": note,
+                "policy_version": video["policy_version"],
+            }
             if verdict is Verdict.REMOVE:
-                status, visibility, kind = Status.REMOVED, Visibility.REMOVED, "removed"
-                event_type = EventType.HUMAN_REMOVED
-                changes: dict[str, object] = {
-                    "removed_at": now,
-                    "views_at_removal": video["views"],
-                    "label": label,
-                }
-            else:
-                status, visibility, kind = Status.LIVE, Visibility.PUBLIC, "approved"
-                event_type = EventType.HUMAN_APPROVED
-                changes = {}
-            connection.execute(
-                videos.update()
-                .where(videos.c.video_id == row["video_id"])
-                .values(status=status.value, visibility=visibility.value, updated_at=now, **changes)
-            )
-            connection.execute(
-                review_items.update()
-                .where(review_items.c.item_id == item_id)
-                .values(
-                    state=ItemState.DECIDED.value,
-                    decided_at=now,
-                    decided_by=holder,
-                    verdict=verdict.value,
-                    decided_label=label,
-                    note=note,
+                outcome = Outcome(
+                    Status.REMOVED,
+                    Visibility.REMOVED,
+                    EventType.HUMAN_REMOVED,
+                    "removed",
+                    {"removed_at": now, "views_at_removal": video["views"], "label": label},
                 )
-            )
-            event = event_row(
+                data |= removal_facts(video["views"], video["uploaded_at"], video["reports"])
+            else:
+                outcome = Outcome(
+                    Status.LIVE, Visibility.PUBLIC, EventType.HUMAN_APPROVED, "approved"
+                )
+            decided, state, effects = self._conclude(
+                connection,
                 video,
-                event_type,
-                holder,
-                now,
+                row,
+                outcome,
+                holder=holder,
+                now=now,
+                item_values={"verdict": verdict.value, "decided_label": label, "note": note},
                 label=label if verdict is Verdict.REMOVE else row["label"],
-                revision=row["revision"],
-                data={
-                    "item_id": item_id,
-                    "reason": row["reason"],
-                    "note": note,
-                    "policy_version": video["policy_version"],
-                    **(
-                        removal_facts(video["views"], video["uploaded_at"], video["reports"])
-                        if verdict is Verdict.REMOVE
-                        else {}
-                    ),
-                },
+                data=data,
+                details={},
             )
-            append_events(connection, [event])
-            effects = Effects()
-            if self._webhooks:
-                details = {
-                    "status": status.value,
-                    "visibility": visibility.value,
-                    "decided_by": "human",
-                }
-                effects.deliveries.append(add_delivery(connection, event, kind, details))
-            decided = self._select(connection, item_id, lock=False)
-            state = locked_video(connection, row["video_id"])
-            assert decided is not None
-            assert state is not None
             return Decided(review_item(decided), video_state(state), effects)
