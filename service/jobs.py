@@ -12,11 +12,8 @@ import time
 from dataclasses import dataclass
 
 import httpx
-from redis import Redis
 
 from service import wiring
-from service.outbox import Outbox
-from service.review import Review
 from service.settings import Settings, get_settings
 from service.webhooks import send
 
@@ -32,26 +29,14 @@ def use_settings(settings: Settings | None) -> None:
 
 @dataclass(frozen=True)
 class _Context:
-    settings: Settings
-    outbox: Outbox
-    review: Review
-    redis: Redis
+    parts: wiring.Parts  # the log, the queues, the settings
     http: httpx.Client
-    parts: wiring.Parts
 
 
 @functools.cache
 def _context() -> _Context:
     settings = _settings or get_settings()
-    parts = wiring.build(settings)
-    return _Context(
-        settings=settings,
-        outbox=parts.outbox,
-        review=parts.review,
-        redis=parts.redis.client,
-        http=httpx.Client(timeout=settings.webhook_timeout_s),
-        parts=parts,
-    )
+    return _Context(wiring.build(settings), httpx.Client(timeout=settings.webhook_timeout_s))
 
 
 def close() -> None:
@@ -65,29 +50,21 @@ def close() -> None:
 def deliver_webhook(event_id: str) -> str:
     """Send one outbox event; raise (so rq retries) until the receiver answers 2xx."""
     context = _context()
-    delivery = context.outbox.get(event_id)
+    parts, settings = context.parts, context.parts.settings
+    delivery = parts.outbox.get(event_id)
     if delivery is None:
         return "unknown event"  # nothing to send, and retrying will not change that
     if delivery.delivered_at is not None:
         return "already delivered"
-    url = context.settings.webhook_url
-    if not url:
+    if not settings.webhook_url:
         raise RuntimeError("no webhook URL configured (MIZAN_WEBHOOK_URL)")
-    now = time.time()
+    secret = settings.webhook_secret.get_secret_value()
     try:
-        send(
-            context.http,
-            url,
-            context.settings.webhook_secret.get_secret_value(),
-            delivery.payload,
-            now,
-        )
+        send(context.http, settings.webhook_url, secret, delivery.payload, time.time())
     except httpx.HTTPError as exc:
-        context.outbox.record_attempt(
-            event_id, f"{type(exc).__name__}: {exc}", context.parts.clock()
-        )
+        parts.outbox.record_attempt(event_id, f"{type(exc).__name__}: {exc}", parts.clock())
         raise
-    context.outbox.record_attempt(event_id, None, context.parts.clock())
+    parts.outbox.record_attempt(event_id, None, parts.clock())
     return "delivered"
 
 
