@@ -95,11 +95,7 @@ class Appeals(LeasedWork[Appeal, AppealView]):
         video = self._decisions.current(appeal.video_id)
         if video is None:
             raise NotFoundError(f"no video {appeal.video_id}")
-        removal = next(
-            event
-            for event in self._decisions.history(appeal.video_id)
-            if event.event_id == appeal.removal_event_id
-        )
+        removal = self._decisions.event(appeal.removal_event_id)
         decision = self._decisions.decision(video.decision_id)
         content = self._reviews.content(appeal.video_id, appeal.revision)
         return AppealView(appeal, video, removal, decision, content)

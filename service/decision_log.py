@@ -109,6 +109,15 @@ class DecisionLog:
         with self._engine.connect() as connection:
             return [event(row._mapping) for row in connection.execute(query)]
 
+    def event(self, event_id: str) -> Event:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(events).where(events.c.event_id == event_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no event {event_id}")
+        return event(row._mapping)
+
     def count_rows(self) -> dict[str, int]:
         """Row counts per table (tests and operators: 'did that write anything?')."""
         with self._engine.connect() as connection:
