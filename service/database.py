@@ -102,8 +102,11 @@ def _with_hooks(connection: sa.Connection) -> Iterator[sa.Connection]:
             del connection.info[key]
 
 
-def is_postgresql(engine: sa.Engine) -> bool:
-    return engine.dialect.name == "postgresql"
+def dialect_insert(dialect: str) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def alembic_config(url: str) -> Config:

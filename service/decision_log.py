@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from classifier import Evidence
-from service.database import write_transaction
+from service.database import dialect_insert, write_transaction
 from service.domain import (
     OUTCOME,
     Action,
@@ -44,7 +44,6 @@ from service.log_rows import (
     event,
     event_row,
     locked_video,
-    upsert,
     video_state,
 )
 from service.outbox import add_delivery
@@ -242,7 +241,7 @@ class DecisionLog:
             row = locked_video(connection, video_id)
             if row is None:
                 raise NotFoundError(f"no video {video_id}")
-            insert = upsert(connection)(reports).values(
+            insert = dialect_insert(connection.dialect.name)(reports).values(
                 video_id=video_id, reporter_id=reporter_id, reason=reason, reported_at=now
             )
             # RETURNING, not rowcount: psycopg reports -1 for an INSERT .. ON CONFLICT here

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from classifier import Evidence
 from service import rollups
@@ -84,11 +83,6 @@ def event_row(
         "occurred_at": now,
         "data": dict(data or {}),
     }
-
-
-def upsert(connection: sa.Connection) -> Any:
-    """The dialect's INSERT with ON CONFLICT support."""
-    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
 
 
 def video_state(row: Mapping[Any, Any]) -> VideoState:

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service.database import before_commit
+from service.database import before_commit, dialect_insert
 from service.tables import events, rollups
 
 COUNTERS = (
@@ -105,9 +105,7 @@ def _upsert(connection: sa.Connection, items: Iterable[tuple[Key, Counter[str]]]
 def _upsert_statement(dialect: str) -> Any:
     """INSERT .. ON CONFLICT DO UPDATE adding to each count, built once per dialect: building
     it anew for every write cost more than running it."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(rollups)
+    insert = dialect_insert(dialect)(rollups)
     return insert.on_conflict_do_update(
         index_elements=["day", "region", "label"],
         set_={name: rollups.c[name] + insert.excluded[name] for name in COUNTERS},
