@@ -1,14 +1,12 @@
 """The console in a real headless Chromium (Debian's, driven by Playwright) against a real
 uvicorn server: sign in, claim, decide by keyboard, the next item opens, roles, forged posts.
 
-Without /usr/bin/chromium these tests are skipped, except under .ci/run (MIZAN_REQUIRE_BROWSER=1),
-which installs it and requires them to run.
+`make test` installs Debian's chromium when it is missing; without it these tests fail.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import socket
 import threading
 import time
@@ -18,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from redis import Redis
 
 from service.app import create_app
@@ -27,14 +26,13 @@ from service.settings import Settings
 from tests.service.conftest import MISINFORMATION, video
 
 CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists() and os.environ.get("MIZAN_REQUIRE_BROWSER") != "1":
-    pytest.skip("no /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
-
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), (
+        "no /usr/bin/chromium: `make test` installs it (apt-get install chromium)"
+    )
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         yield launched
