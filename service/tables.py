@@ -139,6 +139,21 @@ api_keys = sa.Table(
     sa.Column("revoked_at", UTCDateTime, nullable=True),
 )
 
+def _leased_item_columns() -> list[sa.Column[Any]]:
+    """What every item people work under a lease has (service/leased_log.py reads them)."""
+    return [
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("claimed_by", sa.String(160), nullable=True),
+        sa.Column("lease_expires_at", UTCDateTime, nullable=True),
+        sa.Column("claims", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("decided_at", UTCDateTime, nullable=True),
+        sa.Column("decided_by", sa.String(160), nullable=True),
+        sa.Column("verdict", sa.String(16), nullable=True),
+        sa.Column("note", sa.String(2000), nullable=True),
+    ]
+
+
 # One row per video revision sent to human review (DESIGN.md section 7); Redis queues are
 # rebuilt from the open ones. Unique per revision: a revision is reviewed once, however many
 # reports arrive.
@@ -153,16 +168,8 @@ review_items = sa.Table(
     sa.Column("region", sa.String(2), nullable=False),
     sa.Column("label", sa.String(64), nullable=True),
     sa.Column("score", sa.Float, nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("claimed_by", sa.String(160), nullable=True),
-    sa.Column("lease_expires_at", UTCDateTime, nullable=True),
-    sa.Column("claims", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("decided_at", UTCDateTime, nullable=True),
-    sa.Column("decided_by", sa.String(160), nullable=True),
-    sa.Column("verdict", sa.String(16), nullable=True),
+    *_leased_item_columns(),
     sa.Column("decided_label", sa.String(64), nullable=True),
-    sa.Column("note", sa.String(2000), nullable=True),
     sa.UniqueConstraint("video_id", "revision", name="uq_review_items_video_revision"),
     sa.Index("ix_review_items_state", "state", "created_at"),
 )
@@ -208,15 +215,7 @@ appeals = sa.Table(
     sa.Column("language", sa.String(35), nullable=False),
     sa.Column("region", sa.String(2), nullable=False),
     sa.Column("statement", sa.String(5000), nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("claimed_by", sa.String(160), nullable=True),
-    sa.Column("lease_expires_at", UTCDateTime, nullable=True),
-    sa.Column("claims", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("decided_at", UTCDateTime, nullable=True),
-    sa.Column("decided_by", sa.String(160), nullable=True),
-    sa.Column("verdict", sa.String(16), nullable=True),
-    sa.Column("note", sa.String(2000), nullable=True),
+    *_leased_item_columns(),
     sa.UniqueConstraint("removal_event_id", name="uq_appeals_removal_event_id"),
     sa.Index("ix_appeals_state", "state", "created_at"),
     sa.Index("ix_appeals_video", "video_id"),
