@@ -4,7 +4,7 @@ Knows nothing of HTTP or of the decision log's tables: service/ decides what goe
 records what comes out.
 """
 
-from review_queue.errors import LeaseError, QueueError
+from review_queue.errors import QueueError
 from review_queue.names import OTHER, claimable_languages, queue_language, split_queue_name
 from review_queue.priority import PRIORITY_ORDER, Priority, priority_for
 from review_queue.queues import (
@@ -21,7 +21,6 @@ __all__ = [
     "PRIORITY_ORDER",
     "ExpiredLease",
     "Lease",
-    "LeaseError",
     "Placement",
     "Priority",
     "QueueError",

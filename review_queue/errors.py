@@ -1,7 +1,7 @@
-"""The review queues' errors.
+"""The review queues' errors (the queue reports a missing lease by a False result, not by
+raising; Redis failures arrive as redis.exceptions.RedisError).
 
 QueueError
- +-- LeaseError   the caller does not hold a live lease on the item (or it is gone)
 """
 
 from __future__ import annotations
@@ -9,7 +9,3 @@ from __future__ import annotations
 
 class QueueError(Exception):
     """Base of every error raised by review_queue/."""
-
-
-class LeaseError(QueueError):
-    pass

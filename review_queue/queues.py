@@ -203,13 +203,6 @@ class ReviewQueues:
             )
         )
 
-    def holds(self, item_id: str, holder: str, now: float) -> bool:
-        item = f"{self._prefix}:item:{item_id}"
-        holder_now, expires = self._redis.hmget(item, "holder", "expires")
-        if holder_now is None or expires is None:
-            return False
-        return _text(holder_now) == holder and float(expires) > now
-
     def placements(self) -> dict[str, Placement]:
         """Every item Redis has, and where (for reconcile)."""
         queues = self.queue_names()

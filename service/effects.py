@@ -26,8 +26,3 @@ class Effects:
     queue: list[QueueChange] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)  # review items superseded by an edit
     deliveries: list[str] = field(default_factory=list)  # outbox event ids
-
-    def extend(self, other: Effects) -> None:
-        self.queue += other.queue
-        self.closed += other.closed
-        self.deliveries += other.deliveries

@@ -139,6 +139,7 @@ api_keys = sa.Table(
     sa.Column("revoked_at", UTCDateTime, nullable=True),
 )
 
+
 def _leased_item_columns() -> list[sa.Column[Any]]:
     """What every item people work under a lease has (service/leased_log.py reads them)."""
     return [
