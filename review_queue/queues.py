@@ -212,14 +212,22 @@ class ReviewQueues:
                 pipe.zrange(f"{self._prefix}:leased:{queue}", 0, -1, withscores=True)
             replies = pipe.execute()
         found: dict[str, Placement] = {}
-        for queue, waiting, leased in zip(queues, replies[::2], replies[1::2], strict=True):
+        leased: list[tuple[str, str, float]] = []
+        for queue, waiting, held in zip(queues, replies[::2], replies[1::2], strict=True):
             for raw in waiting:
                 found[_text(raw)] = Placement(queue, None, None)
-            for raw, expires in leased:
-                item_id = _text(raw)
-                holder = self._redis.hget(f"{self._prefix}:item:{item_id}", "holder")
-                found[item_id] = Placement(queue, _text(holder) if holder else None, expires)
+            leased += [(_text(raw), queue, expires) for raw, expires in held]
+        holders = self._item_fields([item_id for item_id, _, _ in leased], "holder")
+        for (item_id, queue, expires), holder in zip(leased, holders, strict=True):
+            found[item_id] = Placement(queue, holder, expires)
         return found
+
+    def _item_fields(self, item_ids: Sequence[str], name: str) -> list[str | None]:
+        """One field of each item, in one round trip."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for item_id in item_ids:
+                pipe.hget(f"{self._prefix}:item:{item_id}", name)
+            return [_text(value) if value is not None else None for value in pipe.execute()]
 
     def queue_names(self) -> list[str]:
         return sorted(_text(name) for name in self._redis.smembers(f"{self._prefix}:queues"))
@@ -237,17 +245,20 @@ class ReviewQueues:
                 pipe.zcount(waiting, "-inf", repr(cutoff))
                 pipe.zrange(f"{self._prefix}:leased:{queue}", 0, -1)
             replies = pipe.execute()
+        # a leased item's age comes from its item
+        leased_ids = [[_text(item) for item in replies[i * 4 + 3]] for i in range(len(queues))]
+        since_of = dict(
+            zip(
+                (item for ids in leased_ids for item in ids),
+                self._item_fields([item for ids in leased_ids for item in ids], "since"),
+                strict=True,
+            )
+        )
         result = []
         for index, queue in enumerate(queues):
             count, oldest, past, leased = replies[index * 4 : index * 4 + 4]
-            # a leased item's age comes from its item (leases are few: one per moderator)
             leased_since = [
-                float(since)
-                for since in (
-                    self._redis.hmget(f"{self._prefix}:item:{_text(item)}", "since")[0]
-                    for item in leased
-                )
-                if since is not None
+                float(since) for item in leased_ids[index] if (since := since_of[item]) is not None
             ]
             ages = [oldest[0][1]] if oldest else []
             ages += leased_since
