@@ -41,7 +41,7 @@ class ReconcileReport:
     restored: int  # open in the log, missing from Redis: put back
     moved: int  # in Redis under the wrong priority
     finished: int  # in Redis but decided or superseded in the log: taken out
-    webhooks: int  # undelivered webhooks whose job was missing: enqueued again
+    webhooks: int  # undelivered webhooks whose job was missing or out of retries: sent again
 
 
 class Review(LeasedWork[ReviewItem, ItemView]):

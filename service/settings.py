@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     # The worker (mizan worker): how often leases are swept and Redis reconciled with the log.
     sweep_interval_s: int = Field(default=15, ge=1, le=3_600)
     reconcile_interval_s: int = Field(default=300, ge=10, le=86_400)
+    # How often rq cleans its registries: a job whose worker was killed is retried at the first
+    # cleaning after its heartbeat lapses (rq's default is 10 minutes; a removal should not wait)
+    worker_maintenance_interval_s: int = Field(default=30, ge=1, le=3_600)
 
     # Limits: a request over any of them is refused (413 or 422) and nothing is written.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)  # one video

@@ -1,7 +1,9 @@
 """Signed webhooks to the upload pipeline: how they are enqueued, signed, sent and verified.
 
 Each delivery is an RQ job on the ``effects`` queue (job id ``deliver-<event id>``), retried
-with backoff and left in RQ's failed registry after the last try. The request:
+with backoff; after the last try it waits in RQ's failed registry, and every reconcile (the
+worker runs one every MIZAN_RECONCILE_INTERVAL_S) gives it one more try, so an outcome the
+pipeline must enforce is never given up on while its receiver is down. The request:
 
     POST <webhook_url>
     Content-Type: application/json
@@ -22,7 +24,9 @@ from collections.abc import Mapping, Sequence
 import httpx
 from redis import Redis
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
 
 DELIVER = "service.jobs.deliver_webhook"  # enqueued by path: the API never imports the job
 EFFECTS_QUEUE = "effects"
@@ -79,14 +83,15 @@ def send(
 def enqueue_delivery(
     redis: Redis, event_id: str, retry_intervals_s: Sequence[int], timeout_s: float
 ) -> bool:
-    """Enqueue the delivery job of one outbox event; False if it is already queued, running,
-    retrying, or failed for good (then `rq requeue` retries it)."""
+    """Enqueue the delivery job of one outbox event, or requeue it when its retries ran out;
+    False if it is already queued, running or waiting for a retry."""
     queue = Queue(EFFECTS_QUEUE, connection=redis)
+    job_id = f"deliver-{event_id}"
     try:
         queue.enqueue(
             DELIVER,
             event_id,
-            job_id=f"deliver-{event_id}",
+            job_id=job_id,
             unique=True,
             retry=Retry(max=len(retry_intervals_s), interval=list(retry_intervals_s))
             if retry_intervals_s
@@ -96,5 +101,17 @@ def enqueue_delivery(
             description=f"webhook for event {event_id}",
         )
     except DuplicateJobError:
+        return _requeue_if_failed(redis, job_id)
+    return True
+
+
+def _requeue_if_failed(redis: Redis, job_id: str) -> bool:
+    """One more try for a delivery whose retries ran out (one per reconcile pass)."""
+    try:
+        job = Job.fetch(job_id, connection=redis)
+        if job.get_status() != JobStatus.FAILED:
+            return False
+        FailedJobRegistry(EFFECTS_QUEUE, connection=redis).requeue(job)
+    except (NoSuchJobError, InvalidJobOperation):  # finished or requeued meanwhile
         return False
     return True

@@ -47,7 +47,11 @@ def run(settings: Settings, *, burst: bool = False, cron: bool = True) -> None:
         )
         scheduler.start()
     redis = Redis.from_url(settings.redis_url)
-    worker = Worker([Queue(name, connection=redis) for name in QUEUES], connection=redis)
+    worker = Worker(
+        [Queue(name, connection=redis) for name in QUEUES],
+        connection=redis,
+        maintenance_interval=settings.worker_maintenance_interval_s,
+    )
     log.info("worker.started", extra={"queues": list(QUEUES), "cron": scheduler is not None})
     try:
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")

@@ -98,7 +98,7 @@ def test_every_outcome_is_delivered_once_despite_failures(
     assert sum(receiver.accepted.values()) == 3
 
 
-def test_a_delivery_that_keeps_failing_ends_in_rqs_failed_registry(
+def test_a_delivery_that_keeps_failing_waits_in_rqs_failed_registry_for_reconcile(
     settings: Settings, scorer: OnnxScorer, redis: Redis
 ) -> None:
     always_down = Receiver(fail_first=1_000)
@@ -116,7 +116,13 @@ def test_a_delivery_that_keeps_failing_ends_in_rqs_failed_registry(
         assert delivery.attempts == 3  # the first try and two retries
         failed = FailedJobRegistry(EFFECTS_QUEUE, connection=redis).get_job_ids()
         assert failed == [f"deliver-{delivery.event_id}"]
-        assert parts.review.reconcile().webhooks == 0  # failed for good: `rq requeue` it
+        # each reconcile gives it one more try, never more than one at a time
+        assert parts.review.reconcile().webhooks == 1
+        assert parts.review.reconcile().webhooks == 0
+        work(redis)
+        [delivery] = parts.outbox.all()
+        assert delivery.attempts == 4
+        assert FailedJobRegistry(EFFECTS_QUEUE, connection=redis).get_job_ids() == failed
     finally:
         jobs.use_settings(None)
         parts.close()
