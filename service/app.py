@@ -17,7 +17,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
-from service import metrics, problems, wiring
+from service import metrics, openapi, problems, wiring
 from service.domain import Decision
 from service.keys import KeyStore
 from service.middleware import BodyLimit, RequestMetrics
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    openapi.install(app, settings)
     app.include_router(videos.router)
     app.include_router(review.router)
     app.include_router(appeals.router)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -134,6 +135,21 @@ def install(app: FastAPI) -> None:
             "the review queue (Redis) is not answering; retry shortly",
             request.url.path,
             headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(sa.exc.OperationalError)
+    @app.exception_handler(sa.exc.TimeoutError)
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        # The server gone, a restart, a full pool, SQLite locked past its timeout: the request
+        # wrote nothing (its transaction rolled back), so the client may send it again.
+        log.warning("database.unavailable", extra={"path": request.url.path, "error": str(exc)})
+        return problem(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "the database is not answering; nothing was written, retry shortly",
+            request.url.path,
+            headers={"Retry-After": "2"},
         )
 
     @app.exception_handler(Exception)

@@ -11,7 +11,14 @@ import datetime as dt
 import math
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 VIDEO_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 REGION = r"^[A-Z]{2}$"
@@ -20,11 +27,21 @@ BCP47 = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=VIDEO_ID)]
 
 
+def _rfc3339_text(value: object) -> object:
+    """pydantic would also take a number as Unix time; the contract says RFC 3339 text."""
+    if not isinstance(value, str | dt.datetime):
+        raise ValueError("must be an RFC 3339 date-time string")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+
+
 class SegmentIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    start_s: float = Field(ge=0)
-    end_s: float = Field(ge=0)
+    start_s: float = Field(ge=0, strict=True)  # strict: no booleans or numeric strings
+    end_s: float = Field(ge=0, strict=True)
     text: str
 
     @field_validator("start_s", "end_s")
@@ -46,14 +63,14 @@ class VideoIn(BaseModel):
     language: str | None = Field(
         default=None, pattern=BCP47, max_length=35, description="BCP 47; detected when absent"
     )
-    uploaded_at: AwareDatetime = Field(description="RFC 3339 with a time zone")
+    uploaded_at: Timestamp = Field(description="RFC 3339 with a time zone")
     title: str = ""
     description: str = ""
     hashtags: list[str] = Field(default_factory=list)
     transcript: str | list[SegmentIn] = Field(
         default="", description="plain text, or speech-to-text segments"
     )
-    duration_s: float | None = Field(default=None, ge=0)
+    duration_s: float | None = Field(default=None, ge=0, strict=True)
 
 
 class BatchIn(BaseModel):
@@ -90,7 +107,7 @@ class BatchOut(BaseModel):
 
 
 class ViewsIn(BaseModel):
-    views: int = Field(ge=0, le=10**15)
+    views: int = Field(ge=0, le=10**15, strict=True)
 
 
 class ReportIn(BaseModel):

@@ -12,6 +12,7 @@ from service.appeals import Appeals, AppealView
 from service.auth import AppealsReviewer
 from service.domain import AppealVerdict
 from service.limits import check_text
+from service.openapi import conflict
 from service.routes.convert import (
     to_appeal_out,
     to_content_out,
@@ -80,6 +81,7 @@ def claim(request: Request, key: AppealsReviewer) -> AppealClaimOut | Response:
     "/{appeal_id}/decision",
     response_model=AppealDecisionOut,
     summary="Restore the video or uphold its removal",
+    responses=conflict("you hold no live lease on it, it was decided, or you removed it"),
 )
 def decide(
     appeal_id: AppealId, body: AppealDecisionIn, request: Request, key: AppealsReviewer
@@ -96,7 +98,12 @@ def decide(
     )
 
 
-@router.post("/{appeal_id}/release", response_model=AppealOut, summary="Give an appeal back")
+@router.post(
+    "/{appeal_id}/release",
+    response_model=AppealOut,
+    summary="Give an appeal back",
+    responses=conflict("you hold no live lease on it"),
+)
 def release(appeal_id: AppealId, request: Request, key: AppealsReviewer) -> AppealOut:
     appeal = _appeals(request).release(appeal_id, key.actor)
     return to_appeal_out(appeal, dt.datetime.now(dt.UTC))

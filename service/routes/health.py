@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
 
 from service import metrics
 from service.errors import ServiceUnavailableError
@@ -47,7 +48,7 @@ async def readyz(request: Request) -> dict[str, object]:
     return {"status": "ready", "checks": checks}
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 async def prometheus() -> Response:
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type)

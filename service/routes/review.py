@@ -12,6 +12,7 @@ from review_queue import PRIORITY_ORDER, QueueStats
 from service.auth import Moderator
 from service.domain import Verdict
 from service.limits import check_text
+from service.openapi import conflict
 from service.review import ItemView, Review
 from service.routes.convert import (
     to_content_out,
@@ -124,6 +125,7 @@ def claim(request: Request, key: Moderator) -> ClaimOut | Response:
     "/items/{item_id}/decision",
     response_model=ReviewDecisionOut,
     summary="Remove or approve a leased item",
+    responses=conflict("you hold no live lease on it, or it was decided or superseded"),
 )
 def decide(
     item_id: ItemId, body: ReviewDecisionIn, request: Request, key: Moderator
@@ -142,7 +144,10 @@ def decide(
 
 
 @router.post(
-    "/items/{item_id}/release", response_model=ReviewItemOut, summary="Give a leased item back"
+    "/items/{item_id}/release",
+    response_model=ReviewItemOut,
+    summary="Give a leased item back",
+    responses=conflict("you hold no live lease on it"),
 )
 def release(item_id: ItemId, request: Request, key: Moderator) -> ReviewItemOut:
     """The item goes back to the front of its queue. 409 unless you hold a live lease on it."""

@@ -15,6 +15,7 @@ from service.domain import Upload
 from service.errors import NotFoundError
 from service.limits import check_text, check_videos
 from service.moderation import Moderation
+from service.openapi import conflict
 from service.review_log import ReviewLog
 from service.routes.convert import (
     to_appeal_out,
@@ -70,7 +71,12 @@ def to_upload(body: VideoIn) -> Upload:
     )
 
 
-@router.post("/score", response_model=DecisionOut, summary="Score one video, act, log it")
+@router.post(
+    "/score",
+    response_model=DecisionOut,
+    summary="Score one video, act, log it",
+    responses=conflict("the video is removed and this is an edit: appeal instead"),
+)
 def score(body: VideoIn, request: Request, response: Response, key: Uploader) -> DecisionOut:
     """Scores the video's texts, applies the policy and logs the decision.
 
@@ -84,7 +90,12 @@ def score(body: VideoIn, request: Request, response: Response, key: Uploader) ->
     return to_decision_out(result.decision)
 
 
-@router.post("/score-batch", response_model=BatchOut, summary="Score up to max_batch_videos")
+@router.post(
+    "/score-batch",
+    response_model=BatchOut,
+    summary="Score up to max_batch_videos",
+    responses=conflict("a video is removed and this is an edit; none is logged"),
+)
 def score_batch(body: BatchIn, request: Request, key: Uploader) -> BatchOut:
     """One decision per video, in order. All are logged together, or (on any error) none."""
     check_videos(body.videos, _settings(request), batch=True)
@@ -150,6 +161,7 @@ def report(video_id: VideoId, body: ReportIn, request: Request, key: Uploader) -
     response_model=AppealOut,
     status_code=201,
     summary="A creator's appeal of a removal",
+    responses=conflict("not removed, already under appeal, appealed already, or too late"),
 )
 def appeal(video_id: VideoId, body: AppealIn, request: Request, key: Uploader) -> AppealOut:
     """Accepted for a removed video, once per removal, within the appeal window (default 180

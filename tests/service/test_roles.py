@@ -121,3 +121,49 @@ def test_a_revoked_key_stops_working(client: TestClient, settings: Settings) -> 
     assert client.get("/v1/videos/none", headers=headers).status_code == 404
     store.revoke(key.key_id, dt.datetime.now(dt.UTC))
     assert client.get("/v1/videos/none", headers=headers).status_code == 401
+
+
+def test_keys_are_never_logged(client: TestClient, settings: Settings) -> None:
+    """Every log record of a session of key use (good, wrong role, wrong secret, revoked, the
+    console sign-in, a server error) is formatted as production formats it, and searched."""
+    import datetime as dt
+    import io
+    import logging
+    import re
+
+    from service.logs import JsonFormatter
+
+    store = client.app.state.keys  # type: ignore[attr-defined]
+    now = dt.datetime.now(dt.UTC)
+    _, uploader = store.create("logged", [Role.UPLOADER], [], now)
+    revoked_key, revoked = store.create("gone", [Role.MODERATOR], [], now)
+    store.revoke(revoked_key.key_id, now)
+    wrong_secret = uploader[:-4] + "AAAA"
+    secrets = [uploader, revoked, wrong_secret]
+    sink = io.StringIO()
+    handler = logging.StreamHandler(sink)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    old_level = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        bearer = {"Authorization": f"Bearer {uploader}"}
+        assert client.post("/v1/videos/score", json=video("l1"), headers=bearer).is_success
+        assert client.get("/v1/review/queues", headers=bearer).status_code == 403
+        for key in (wrong_secret, revoked):
+            response = client.get("/v1/videos/l1", headers={"Authorization": f"Bearer {key}"})
+            assert response.status_code == 401
+        form = client.get("/console/login").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf
+        for key in (uploader, wrong_secret):
+            client.post("/console/login", data={"key": key, "csrf": csrf.group(1)})
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    logged = sink.getvalue()
+    assert logged  # the requests were logged at all
+    for secret in secrets:
+        assert secret not in logged
+        assert secret.rsplit("_", 1)[1] not in logged  # not even the secret part
