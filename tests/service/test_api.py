@@ -265,27 +265,6 @@ def test_malformed_bodies_are_refused(
     assert rows(client) == before
 
 
-def test_limits_at_the_limit_pass(client: TestClient, uploader: Headers) -> None:
-    body = video(
-        "edge",
-        title="x" * LIMITS.max_title_chars,
-        hashtags=["#a"] * LIMITS.max_hashtags,
-        transcript="a" * LIMITS.max_transcript_chars,
-    )
-    assert client.post("/v1/videos/score", json=body, headers=uploader).status_code == 200
-
-
-def test_body_size_limit(client: TestClient, uploader: Headers) -> None:
-    before = rows(client)
-    huge = json.dumps(video("big", description="x" * LIMITS.max_body_bytes))
-    response = client.post(
-        "/v1/videos/score", content=huge, headers={**uploader, "Content-Type": "application/json"}
-    )
-    assert response.status_code == 413
-    assert response.json()["type"] == "/problems/request-too-large"
-    assert rows(client) == before
-
-
 def test_batch_size_limit(client: TestClient, uploader: Headers) -> None:
     videos = [video(f"v{i}") for i in range(LIMITS.max_batch_videos)]
     assert (
