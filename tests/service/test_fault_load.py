@@ -17,7 +17,7 @@ def test_nothing_acknowledged_is_lost_to_a_killed_worker_and_an_emptied_redis(
     outcome = run(seconds=20, rate=20, workers=3, database_url=url)
     assert outcome.killed_worker is not None
     assert outcome.redis_restarted
-    assert outcome.acknowledged == outcome.sent == 400
+    assert outcome.acknowledged == outcome.sent == 400 + 40  # the steady load and the burst
     assert outcome.acknowledged_with_one_decision == outcome.acknowledged
     assert outcome.open_review_items > 0
     assert outcome.review_items_missing_from_queues == 0
