@@ -1,8 +1,9 @@
 """The RQ job functions that need the decision log: webhook delivery, the lease sweep and
 reconcile. The API enqueues them by path (service.webhooks.DELIVER); `mizan worker` runs them.
 
-Resources are built lazily, in the process that runs the job: rq's default worker forks a
-work horse per job, and an engine or client made in the parent would share its sockets.
+Resources are built lazily, in the process that runs the job, and kept for the next one:
+`mizan worker` runs jobs in its own process by default; with MIZAN_WORKER_FORK_PER_JOB each
+forked work horse builds its own (an engine or client made before a fork would share sockets).
 """
 
 from __future__ import annotations

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # How often rq cleans its registries: a job whose worker was killed is retried at the first
     # cleaning after its heartbeat lapses (rq's default is 10 minutes; a removal should not wait)
     worker_maintenance_interval_s: int = Field(default=30, ge=1, le=3_600)
+    # Fork a work horse per job (rq's default) or run jobs in the worker process. A fork per job
+    # isolates a crash, but each job then builds its database engine anew: webhook deliveries
+    # drain several times slower (BENCHMARKS.md). Jobs are bounded by their timeouts either way.
+    worker_fork_per_job: bool = False
 
     # Limits: a request over any of them is refused (413 or 422) and nothing is written.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)  # one video

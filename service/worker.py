@@ -12,7 +12,7 @@ import logging
 import multiprocessing
 
 from redis import Redis
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker, Worker
 from rq.cron import CronScheduler
 
 from service import jobs
@@ -47,7 +47,8 @@ def run(settings: Settings, *, burst: bool = False, cron: bool = True) -> None:
         )
         scheduler.start()
     redis = Redis.from_url(settings.redis_url)
-    worker = Worker(
+    worker_class = Worker if settings.worker_fork_per_job else SimpleWorker
+    worker = worker_class(
         [Queue(name, connection=redis) for name in QUEUES],
         connection=redis,
         maintenance_interval=settings.worker_maintenance_interval_s,
