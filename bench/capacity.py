@@ -27,7 +27,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,11 +35,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the sibling bench module, when run as a script
 from bench.service_throughput import (  # noqa: E402
+    CLI,
     TITLE,
     free_port,
     process,
     run_wrk,
     transcript_words,
+    uploader_key,
     wait_ready,
 )
 
@@ -116,15 +117,8 @@ def main() -> None:
     for database, url in databases.items():
         port = free_port()
         env = serve_env(Path(tempfile.mkdtemp(prefix="mizan-capacity-")), port, args.workers, url)
-        cli = [sys.executable, "-m", "service.cli", "-q"]
-        key = subprocess.run(
-            [*cli, "keys", "create", "--name", "capacity", "--role", "uploader"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        with process([*cli, "serve"], env):
+        key = uploader_key(env, "capacity")
+        with process([*CLI, "serve"], env):
             base = f"http://127.0.0.1:{port}"
             wait_ready(f"{base}/readyz")
             run_wrk(base, key, CASE, 3)  # warm-up: first connections, caches, page cache

@@ -91,6 +91,20 @@ def process(args: list[str], env: dict[str, str]) -> Iterator[None]:
         proc.wait(timeout=30)
 
 
+CLI = [sys.executable, "-m", "service.cli", "-q"]
+
+
+def uploader_key(env: dict[str, str], name: str) -> str:
+    """A new uploader key, made by `mizan keys create` against the server's database."""
+    return subprocess.run(
+        [*CLI, "keys", "create", "--name", name, "--role", "uploader"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 WRK_SCRIPT = """
 local threads_made = 0
 function setup(thread)
@@ -251,15 +265,8 @@ def main() -> None:
             env["MIZAN_DATABASE_URL"] = (
                 f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
             )
-        cli = [sys.executable, "-m", "service.cli", "-q"]
-        key = subprocess.run(
-            [*cli, "keys", "create", "--name", "bench", "--role", "uploader"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        with process([*cli, "serve"], env):
+        key = uploader_key(env, "bench")
+        with process([*CLI, "serve"], env):
             base = f"http://127.0.0.1:{port}"
             wait_ready(f"{base}/readyz")
             for name, case in CASES.items():

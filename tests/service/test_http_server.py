@@ -3,11 +3,6 @@ worker it starts, delivering webhooks to a real local receiver."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +13,7 @@ from redis import Redis
 
 from tests.service.conftest import MISINFORMATION, SPAM, video
 from tests.service.receiver import SECRET, Receiver
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.service.served import served
 
 
 @pytest.fixture
@@ -37,47 +27,16 @@ def receiver() -> Iterator[Receiver]:
 def server(
     tmp_path: Path, redis: Redis, redis_url: str, receiver: Receiver
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "MIZAN_STATE_DIR": str(tmp_path / "state"),
-        "MIZAN_DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
-        "MIZAN_REDIS_URL": redis_url,
-        "MIZAN_PORT": str(port),
-        "MIZAN_WORKERS": "2",
-        "MIZAN_WEBHOOK_URL": receiver.url,
-        "MIZAN_WEBHOOK_SECRET": SECRET,
-        "MIZAN_WEBHOOK_RETRY_INTERVALS_S": "[1, 1, 1]",
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    cli = [sys.executable, "-m", "service.cli", "-q"]
-    created = subprocess.run(
-        [*cli, "keys", "create", "--name", "e2e", "--role", "uploader", "--role", "moderator"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = created.stdout.strip()
-    assert key.startswith("mz_")
-    assert key not in created.stderr  # printed once, on stdout only
-    process = subprocess.Popen([*cli, "serve"], env=env, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.2)
-        yield base, {"Authorization": f"Bearer {key}"}
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+    with served(
+        tmp_path,
+        redis_url,
+        workers=2,
+        webhook_url=receiver.url,
+        webhook_secret=SECRET,
+        webhook_retry_intervals_s="[1, 1, 1]",
+    ) as running:
+        key = running.create_key("uploader", "moderator", name="e2e")
+        yield running.base, {"Authorization": f"Bearer {key}"}
 
 
 def test_score_views_history_and_metrics_through_a_real_server(

@@ -26,7 +26,7 @@ from service.settings import Settings
 from service.webhooks import EFFECTS_QUEUE
 from tests.service.conftest import SPAM, Clock, upload
 from tests.service.receiver import SECRET, Receiver
-from tests.service.test_http_server import free_port
+from tests.service.served import free_port
 
 Worker = Callable[..., subprocess.Popen[bytes]]
 
