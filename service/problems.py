@@ -7,6 +7,7 @@ route, 405 method) get the same shape; anything else is a bland 500 whose cause 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
@@ -140,14 +141,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(sa.exc.OperationalError)
     @app.exception_handler(sa.exc.TimeoutError)
     async def _database_down(request: Request, exc: Exception) -> JSONResponse:
-        # The server gone, a restart, a full pool, SQLite locked past its timeout: the request
-        # wrote nothing (its transaction rolled back), so the client may send it again.
-        log.warning("database.unavailable", extra={"path": request.url.path, "error": str(exc)})
+        if not database_unavailable(exc):  # a missing table, a bad query: our bug, a 500
+            return await _unexpected(request, exc)
+        # The server gone or restarting, the pool exhausted, SQLite busy past its timeout. The
+        # driver's message may quote the statement's values (user text): log its type only.
+        cause = type(getattr(exc, "orig", None) or exc).__name__
+        log.warning("database.unavailable", extra={"path": request.url.path, "error": cause})
         return problem(
             503,
             "unavailable",
             "Service unavailable",
-            "the database is not answering; nothing was written, retry shortly",
+            "the database is not answering; send the request again shortly (it is safe: a "
+            "request that was written is answered as the first time)",
             request.url.path,
             headers={"Retry-After": "2"},
         )
@@ -162,3 +167,29 @@ def install(app: FastAPI) -> None:
             "the request failed on our side; it has been logged",
             request.url.path,
         )
+
+
+# SQLite says "not now" with these result codes; it raises OperationalError for "no such table"
+# and syntax errors too, which are our bugs
+_SQLITE_TRANSIENT = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_IOERR",
+    "SQLITE_CANTOPEN",
+    "SQLITE_FULL",
+)
+
+
+def database_unavailable(exc: Exception) -> bool:
+    """Whether a database error is the server or file being unavailable (answer 503, retry)
+    rather than a fault in our statements (answer 500, fix the code)."""
+    if isinstance(exc, sa.exc.TimeoutError):  # no connection free in the pool
+        return True
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    driver_error = getattr(exc, "orig", None)
+    if isinstance(driver_error, sqlite3.Error):
+        return str(getattr(driver_error, "sqlite_errorname", "")).startswith(_SQLITE_TRANSIENT)
+    # psycopg raises OperationalError for connection, resource, shutdown and serialization
+    # trouble only; a bad query is a ProgrammingError or DataError, which never gets here
+    return isinstance(exc, sa.exc.OperationalError)
