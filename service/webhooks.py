@@ -2,8 +2,9 @@
 
 Each delivery is an RQ job on the ``effects`` queue (job id ``deliver-<event id>``), retried
 with backoff; after the last try it waits in RQ's failed registry, and every reconcile (the
-worker runs one every MIZAN_RECONCILE_INTERVAL_S) gives it one more try, so an outcome the
-pipeline must enforce is never given up on while its receiver is down. The request:
+worker runs one every MIZAN_RECONCILE_INTERVAL_S) gives it one more try on the
+``effects-retry`` queue, which the worker takes last: an outcome the pipeline must enforce is
+never given up on while its receiver is down, and never delays newer ones. The request:
 
     POST <webhook_url>
     Content-Type: application/json
@@ -24,12 +25,13 @@ from collections.abc import Mapping, Sequence
 import httpx
 from redis import Redis
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
 DELIVER = "service.jobs.deliver_webhook"  # enqueued by path: the API never imports the job
 EFFECTS_QUEUE = "effects"
+RETRY_QUEUE = "effects-retry"  # deliveries past their retries: one try per reconcile
 SIGNATURE_HEADER = "Mizan-Signature"
 EVENT_HEADER = "Mizan-Event-Id"
 FAILED_KEPT_S = 30 * 86_400
@@ -83,35 +85,53 @@ def send(
 def enqueue_delivery(
     redis: Redis, event_id: str, retry_intervals_s: Sequence[int], timeout_s: float
 ) -> bool:
-    """Enqueue the delivery job of one outbox event, or requeue it when its retries ran out;
-    False if it is already queued, running or waiting for a retry."""
-    queue = Queue(EFFECTS_QUEUE, connection=redis)
-    job_id = f"deliver-{event_id}"
+    """Enqueue the delivery job of one outbox event, or give it one more try when its retries
+    ran out; False if it is already queued, running or waiting for a retry."""
+    retry = (
+        Retry(max=len(retry_intervals_s), interval=list(retry_intervals_s))
+        if retry_intervals_s
+        else None
+    )
     try:
-        queue.enqueue(
-            DELIVER,
-            event_id,
-            job_id=job_id,
-            unique=True,
-            retry=Retry(max=len(retry_intervals_s), interval=list(retry_intervals_s))
-            if retry_intervals_s
-            else None,
-            job_timeout=int(timeout_s) + 30,
-            failure_ttl=FAILED_KEPT_S,
-            description=f"webhook for event {event_id}",
-        )
+        _enqueue(redis, EFFECTS_QUEUE, event_id, retry, timeout_s)
     except DuplicateJobError:
-        return _requeue_if_failed(redis, job_id)
+        return _one_more_try_if_failed(redis, event_id, timeout_s)
     return True
 
 
-def _requeue_if_failed(redis: Redis, job_id: str) -> bool:
-    """One more try for a delivery whose retries ran out (one per reconcile pass)."""
+def _enqueue(
+    redis: Redis, queue: str, event_id: str, retry: Retry | None, timeout_s: float
+) -> None:
+    Queue(queue, connection=redis).enqueue(
+        DELIVER,
+        event_id,
+        job_id=f"deliver-{event_id}",
+        unique=True,
+        retry=retry,
+        job_timeout=int(timeout_s) + 30,
+        failure_ttl=FAILED_KEPT_S,
+        description=f"webhook for event {event_id}",
+    )
+
+
+def _one_more_try_if_failed(redis: Redis, event_id: str, timeout_s: float) -> bool:
+    """A delivery whose retries ran out gets one more try, on the retry queue: the worker takes
+    it only when fresh deliveries and maintenance are done, so a long outage's backlog never
+    delays new events. Taking the job out of the failed registry (ZREM) is the claim: of two
+    reconciles at once, one requeues it."""
+    job_id = f"deliver-{event_id}"
     try:
         job = Job.fetch(job_id, connection=redis)
-        if job.get_status() != JobStatus.FAILED:
-            return False
-        FailedJobRegistry(EFFECTS_QUEUE, connection=redis).requeue(job)
-    except (NoSuchJobError, InvalidJobOperation):  # finished or requeued meanwhile
+    except NoSuchJobError:  # finished and expired meanwhile
+        return False
+    if job.get_status() != JobStatus.FAILED:
+        return False
+    registry = FailedJobRegistry(job.origin, connection=redis)
+    if not redis.zrem(registry.key, job_id):
+        return False  # another reconcile took it
+    job.delete()
+    try:
+        _enqueue(redis, RETRY_QUEUE, event_id, None, timeout_s)
+    except DuplicateJobError:  # enqueued afresh by another reconcile in between
         return False
     return True

@@ -1,9 +1,11 @@
 """`mizan worker`: the RQ worker for webhook deliveries and maintenance, and the periodic
 lease sweep and reconcile (rq's CronScheduler, in a child process).
 
-Queues: ``effects`` (webhooks) and ``maintenance`` (sweep, reconcile). Never the review queues:
-people take those (review_queue/jobs.py). rq's own scheduler runs in the worker, so the
-retries of a failed delivery happen at their backoff times.
+Queues, in the order the worker takes them: ``effects`` (webhooks), ``maintenance`` (sweep,
+reconcile), ``effects-retry`` (webhooks past their retries). Never the review queues: people
+take those (review_queue/jobs.py). rq's own scheduler runs in the worker, so the retries of a
+failed delivery happen at their backoff times. Jobs run in the worker process (SimpleWorker),
+each under its timeout; MIZAN_WORKER_FORK_PER_JOB gives rq's forked work horse per job.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from rq.cron import CronScheduler
 
 from service import jobs
 from service.settings import Settings
-from service.webhooks import EFFECTS_QUEUE
+from service.webhooks import EFFECTS_QUEUE, RETRY_QUEUE
 
 MAINTENANCE_QUEUE = "maintenance"
-QUEUES = (EFFECTS_QUEUE, MAINTENANCE_QUEUE)
+# in priority order: rq takes from the first non-empty queue
+QUEUES = (EFFECTS_QUEUE, MAINTENANCE_QUEUE, RETRY_QUEUE)
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ def run(settings: Settings, *, burst: bool = False, cron: bool = True) -> None:
     """Work the effects and maintenance queues until stopped (or, with burst, until empty)."""
     if not settings.redis_url:
         raise ValueError("the worker needs the API's Redis: set MIZAN_REDIS_URL")
-    jobs.use_settings(settings)  # read by the jobs in each forked work horse
+    jobs.use_settings(settings)  # read by the jobs, here or in each forked work horse
     scheduler = None
     if cron and not burst:
         scheduler = multiprocessing.get_context("fork").Process(

@@ -18,7 +18,14 @@ from service import jobs, wiring
 from service.domain import Verdict
 from service.moderation import Moderation
 from service.settings import Settings
-from service.webhooks import EFFECTS_QUEUE, SignatureError, body_bytes, sign, verify
+from service.webhooks import (
+    EFFECTS_QUEUE,
+    RETRY_QUEUE,
+    SignatureError,
+    body_bytes,
+    sign,
+    verify,
+)
 from tests.service.conftest import MISINFORMATION, SPAM, Clock, upload
 from tests.service.receiver import SECRET, Receiver
 
@@ -60,7 +67,8 @@ def hooked(
 
 
 def work(redis: Redis) -> None:
-    SimpleWorker([Queue(EFFECTS_QUEUE, connection=redis)], connection=redis).work(burst=True)
+    queues = [Queue(name, connection=redis) for name in (EFFECTS_QUEUE, RETRY_QUEUE)]
+    SimpleWorker(queues, connection=redis).work(burst=True)
 
 
 def outcomes(parts: wiring.Parts, moderation: Moderation) -> list[tuple[str, str, str]]:
@@ -116,13 +124,15 @@ def test_a_delivery_that_keeps_failing_waits_in_rqs_failed_registry_for_reconcil
         assert delivery.attempts == 3  # the first try and two retries
         failed = FailedJobRegistry(EFFECTS_QUEUE, connection=redis).get_job_ids()
         assert failed == [f"deliver-{delivery.event_id}"]
-        # each reconcile gives it one more try, never more than one at a time
+        # each reconcile gives it one more try, on the retry queue, never two at a time
         assert parts.review.reconcile().webhooks == 1
         assert parts.review.reconcile().webhooks == 0
+        assert Queue(RETRY_QUEUE, connection=redis).job_ids == failed
         work(redis)
         [delivery] = parts.outbox.all()
         assert delivery.attempts == 4
-        assert FailedJobRegistry(EFFECTS_QUEUE, connection=redis).get_job_ids() == failed
+        assert FailedJobRegistry(RETRY_QUEUE, connection=redis).get_job_ids() == failed
+        assert parts.review.reconcile().webhooks == 1  # and again at the next pass
     finally:
         jobs.use_settings(None)
         parts.close()
