@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -27,10 +28,16 @@ BCP47 = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=VIDEO_ID)]
 
 
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
 def _rfc3339_text(value: object) -> object:
-    """pydantic would also take a number as Unix time; the contract says RFC 3339 text."""
-    if not isinstance(value, str | dt.datetime):
-        raise ValueError("must be an RFC 3339 date-time string")
+    """pydantic would also take a number, or digits in a string, as Unix time, and a time
+    without seconds; the contract says RFC 3339 date-time text."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time, e.g. 2023-03-01T10:00:00+05:00")
     return value
 
 

@@ -207,6 +207,10 @@ def _bad_bodies() -> list[tuple[str, object, int]]:
             422,
         ),
         ("NUL character", {**base, "title": "a\u0000b"}, 422),
+        ("Unix time for uploaded_at", {**base, "uploaded_at": 1677664800}, 422),
+        ("Unix time as text", {**base, "uploaded_at": "1677664800"}, 422),
+        ("a time without seconds", {**base, "uploaded_at": "2023-03-01T10:00Z"}, 422),
+        ("a boolean for duration_s", {**base, "duration_s": True}, 422),
         ("not an object", [1, 2], 422),
     ]
 
