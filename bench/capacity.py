@@ -124,6 +124,12 @@ def main() -> None:
             run_wrk(base, key, CASE, 3)  # warm-up: first connections, caches, page cache
             saturated, best = capacity(base, key, args.seconds)
         rows.append((database, saturated, best))
+        if url:  # the run's own schema, dropped with what it holds
+            import sqlalchemy as sa
+
+            schema = env["MIZAN_DATABASE_URL"].rsplit("%3D", 1)[1]
+            with sa.create_engine(url).begin() as connection:
+                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     print()
     print(
         f"machine: {len(os.sched_getaffinity(0))} cores; {dt.date.today().isoformat()}; "

@@ -18,6 +18,7 @@ README's table of limits.
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
@@ -109,7 +110,9 @@ def _document_problems(document: dict[str, Any], app: FastAPI) -> None:
             statuses |= {int(code) for code in responses if int(code) >= 400}
             for status in sorted(statuses):
                 entry = responses.setdefault(str(status), {})
-                entry.setdefault("description", _DESCRIPTIONS[status])
+                entry.setdefault(
+                    "description", _DESCRIPTIONS.get(status, HTTPStatus(status).phrase)
+                )
                 entry["content"] = {
                     PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
                 }

@@ -125,7 +125,7 @@ def test_a_revoked_key_stops_working(client: TestClient, settings: Settings) -> 
 
 def test_keys_are_never_logged(client: TestClient, settings: Settings) -> None:
     """Every log record of a session of key use (good, wrong role, wrong secret, revoked, the
-    console sign-in, a server error) is formatted as production formats it, and searched."""
+    console sign-in) is formatted as production formats it, and searched."""
     import datetime as dt
     import io
     import logging

@@ -54,7 +54,10 @@ def run_schemathesis(server: Served, who: str, report: Path) -> tuple[int, str]:
         *("--generation-database", "none", "--no-color"),
         *("--report", "junit", "--report-junit-path", str(report)),
     ]
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # its cache (.schemathesis/) goes beside the report, not into the checkout
+    finished = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, cwd=report.parent
+    )
     output = finished.stdout + finished.stderr
     assert finished.returncode == 0, f"schemathesis as {who} found failures:\n{output[-6000:]}"
     generated = re.search(r"(\d+) generated", output)
