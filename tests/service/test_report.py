@@ -28,7 +28,7 @@ def at(clock: Clock, text: str) -> None:
 
 
 def uploaded(video_id: str, region: str, when: str, **fields: object) -> object:
-    return upload(video_id, region=region, uploaded_at=f"{when}+00:00", **fields)
+    return upload(video_id, region=region, uploaded_at=f"{when}:00+00:00", **fields)
 
 
 def build_log(parts: wiring.Parts, moderation: Moderation, clock: Clock) -> None:

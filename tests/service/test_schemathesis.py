@@ -21,10 +21,11 @@ import httpx
 import pytest
 from redis import Redis
 
+from service.domain import Role
 from tests.service.served import Served, served
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-ROLES = ("uploader", "moderator", "appeals_reviewer", "analyst")
+ROLES = tuple(role.value for role in Role)
 # The key with every role reaches every handler: it gets every phase (the coverage phase's
 # boundary values included). A single role, or no key, mostly proves the 401s and 403s and
 # its own handlers: generated (fuzzing) cases only, which keeps the test near a minute.
