@@ -25,29 +25,33 @@ def proxy(database_url: str) -> Iterator[TcpProxy]:
     running.cut()
 
 
-@pytest.mark.parametrize("database_url", [b for b in BACKENDS if b != "sqlite"], indirect=True)
-def test_a_database_that_stops_answering_is_a_503_and_then_recovers(
-    settings: Settings, database_url: str, proxy: TcpProxy, make_key: KeyMaker
-) -> None:
-    through_proxy = sa.engine.make_url(database_url).set(host="127.0.0.1", port=proxy.port)
-    proxied = settings.model_copy(
-        update={"database_url": through_proxy.render_as_string(hide_password=False)}
-    )
-    headers = make_key(Role.UPLOADER)  # made through the direct app of the client fixture
-    with TestClient(create_app(proxied)) as client:
-        ok = client.post("/v1/videos/score", json=video("before", **SPAM), headers=headers)
-        assert ok.status_code == 200
-        proxy.cut()  # the server "dies": open connections reset, new ones refused
-        down = client.post("/v1/videos/score", json=video("during", **SPAM), headers=headers)
-        assert down.status_code == 503, down.text
-        assert down.headers["retry-after"] == "2"
-        assert down.headers["content-type"] == "application/problem+json"
-        proxy.start()  # back
-        again = client.post("/v1/videos/score", json=video("during", **SPAM), headers=headers)
-        assert again.status_code == 200, again.text
-        assert "idempotent-replayed" not in again.headers  # the 503 had written nothing
-        history = client.get("/v1/videos/during", headers=headers).json()["history"]
-        assert [event["type"] for event in history] == ["scored", "auto_removed"]
+# Like every PostgreSQL test, it runs when MIZAN_TEST_DATABASE_URL is set (.ci/run sets it);
+# defined only then, rather than collected and skipped.
+if "postgresql" in BACKENDS:
+
+    @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+    def test_a_database_that_stops_answering_is_a_503_and_then_recovers(
+        settings: Settings, database_url: str, proxy: TcpProxy, make_key: KeyMaker
+    ) -> None:
+        through_proxy = sa.engine.make_url(database_url).set(host="127.0.0.1", port=proxy.port)
+        proxied = settings.model_copy(
+            update={"database_url": through_proxy.render_as_string(hide_password=False)}
+        )
+        headers = make_key(Role.UPLOADER)  # made through the direct app of the client fixture
+        with TestClient(create_app(proxied)) as client:
+            ok = client.post("/v1/videos/score", json=video("before", **SPAM), headers=headers)
+            assert ok.status_code == 200
+            proxy.cut()  # the server "dies": open connections reset, new ones refused
+            down = client.post("/v1/videos/score", json=video("during", **SPAM), headers=headers)
+            assert down.status_code == 503, down.text
+            assert down.headers["retry-after"] == "2"
+            assert down.headers["content-type"] == "application/problem+json"
+            proxy.start()  # back
+            again = client.post("/v1/videos/score", json=video("during", **SPAM), headers=headers)
+            assert again.status_code == 200, again.text
+            assert "idempotent-replayed" not in again.headers  # the 503 had written nothing
+            history = client.get("/v1/videos/during", headers=headers).json()["history"]
+            assert [event["type"] for event in history] == ["scored", "auto_removed"]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
