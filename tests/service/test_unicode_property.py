@@ -19,16 +19,17 @@ ANY_TEXT = st.text(st.characters(codec=None), max_size=300)  # every code point,
 SEGMENTS = st.lists(ANY_TEXT, max_size=4).map(
     lambda texts: [{"start_s": i, "end_s": i + 1, "text": text} for i, text in enumerate(texts)]
 )
+VIDEO_TEXTS = {
+    "title": ANY_TEXT,
+    "description": ANY_TEXT,
+    "hashtags": st.lists(ANY_TEXT, max_size=3),
+    "transcript": ANY_TEXT | SEGMENTS,
+}
 _numbers = itertools.count()
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    title=ANY_TEXT,
-    description=ANY_TEXT,
-    hashtags=st.lists(ANY_TEXT, max_size=3),
-    transcript=ANY_TEXT | SEGMENTS,
-)
+@given(**VIDEO_TEXTS)
 def test_the_committed_model_scores_any_unicode(
     scorer: OnnxScorer,
     title: str,
@@ -51,12 +52,7 @@ def test_the_committed_model_scores_any_unicode(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],  # one app for all examples
 )
-@given(
-    title=ANY_TEXT,
-    description=ANY_TEXT,
-    hashtags=st.lists(ANY_TEXT, max_size=3),
-    transcript=ANY_TEXT | SEGMENTS,
-)
+@given(**VIDEO_TEXTS)
 def test_the_api_scores_or_refuses_any_unicode(
     client: TestClient,
     uploader: dict[str, str],
