@@ -13,7 +13,7 @@ import datetime as dt
 import hmac
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -233,17 +233,25 @@ def review_next(request: Request, csrf: Csrf) -> Response:
     return claim_next(request, user)
 
 
-def claim_next(request: Request, user: ApiKey) -> Response:
-    """Claim and redirect to the item (or back to the review page): POST, redirect, GET, so a
-    reload never sends a decision twice."""
+def claim_redirect(claim: Callable[[], str | None], workbench: str) -> Response:
+    """Claim and redirect to the claimed item's page (or back to the workbench with why not):
+    POST, redirect, GET, so a reload never sends a decision twice."""
     try:
-        view = _review(request).claim(user.actor, user.languages)
+        item_id = claim()
     except Exception:  # the decision before this stands; the queue is not answering
-        log.warning("console.claim_failed", exc_info=True)
-        return RedirectResponse("/console/review?state=unavailable", status_code=303)
-    if view is None:
-        return RedirectResponse("/console/review?state=empty", status_code=303)
-    return RedirectResponse(f"/console/review/{view.item.item_id}", status_code=303)
+        log.warning("console.claim_failed", exc_info=True, extra={"workbench": workbench})
+        return RedirectResponse(f"{workbench}?state=unavailable", status_code=303)
+    if item_id is None:
+        return RedirectResponse(f"{workbench}?state=empty", status_code=303)
+    return RedirectResponse(f"{workbench}/{item_id}", status_code=303)
+
+
+def claim_next(request: Request, user: ApiKey) -> Response:
+    def claim() -> str | None:
+        view = _review(request).claim(user.actor, user.languages)
+        return view.item.item_id if view else None
+
+    return claim_redirect(claim, "/console/review")
 
 
 @router.get("/review/{item_id}")

@@ -11,7 +11,15 @@ from service.appeals import Appeals
 from service.domain import AppealVerdict, Role
 from service.errors import ServiceError
 from service.keys import ApiKey
-from service.routes.console import ConsoleError, Csrf, check_csrf, current_user, error_page, page
+from service.routes.console import (
+    ConsoleError,
+    Csrf,
+    check_csrf,
+    claim_redirect,
+    current_user,
+    error_page,
+    page,
+)
 
 router = APIRouter(prefix="/console/appeals", include_in_schema=False)
 
@@ -47,13 +55,11 @@ def appeals_next(request: Request, csrf: Csrf) -> Response:
 
 
 def claim_next(request: Request, user: ApiKey) -> Response:
-    try:
+    def claim() -> str | None:
         view = _appeals(request).claim(user.actor, user.languages)
-    except Exception:  # the decision before this stands; the queue is not answering
-        return RedirectResponse("/console/appeals?state=unavailable", status_code=303)
-    if view is None:
-        return RedirectResponse("/console/appeals?state=empty", status_code=303)
-    return RedirectResponse(f"/console/appeals/{view.appeal.item_id}", status_code=303)
+        return view.appeal.item_id if view else None
+
+    return claim_redirect(claim, "/console/appeals")
 
 
 @router.get("/{item_id}")
