@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -55,8 +55,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the tests' receiver and videos, when run as a script
 from tests.service.conftest import MISINFORMATION, SPAM  # noqa: E402
 from tests.service.receiver import SECRET, Receiver  # noqa: E402
+from tests.service.served import CLI, Served, served  # noqa: E402
 
-CLI = [sys.executable, "-m", "service.cli", "-q"]
 BURST = 40  # requests sent at once just before the kill
 TRANSCRIPT = (
     "aaj hum baat karenge match ki aur lahore ke mausam ki the team played well in the first "
@@ -151,20 +151,12 @@ def _pings(client: Redis) -> bool:
         return False
 
 
-def _wait(condition: object, timeout_s: float, what: str) -> None:
+def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.2)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def api_worker_pids(serve_pid: int) -> list[int]:
@@ -240,56 +232,44 @@ class Client:
 
 
 @contextmanager
+def sandbox(
+    prefix: str, database_url: str | None
+) -> Iterator[tuple[Path, str, RedisServer, Receiver]]:
+    """A scratch folder, the database URL (a new SQLite file there unless one is given), a
+    redis-server of its own and a webhook receiver; all stopped and removed at the end."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        folder = Path(tmp)
+        redis = RedisServer(folder)
+        redis.start()
+        receiver = Receiver()
+        try:
+            yield folder, database_url or f"sqlite:///{folder / 'mizan.db'}", redis, receiver
+        finally:
+            receiver.close()
+            redis.kill()
+
+
+@contextmanager
 def service(
     folder: Path, database_url: str, workers: int, receiver: Receiver, redis: RedisServer
-) -> Iterator[tuple[str, str, subprocess.Popen[bytes], dict[str, str]]]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MIZAN_STATE_DIR": str(folder / "state"),
-        "MIZAN_DATABASE_URL": database_url,
-        "MIZAN_REDIS_URL": redis.url,
-        "MIZAN_PORT": str(port),
-        "MIZAN_WORKERS": str(workers),
-        "MIZAN_WEBHOOK_URL": receiver.url,
-        "MIZAN_WEBHOOK_SECRET": SECRET,
-        "MIZAN_WEBHOOK_RETRY_INTERVALS_S": "[1, 2, 4, 8]",
-        "MIZAN_WEBHOOK_TIMEOUT_S": "5",
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    key = subprocess.run(
-        [*CLI, "keys", "create", "--name", "fault-load", "--role", "uploader"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    log = (folder / "serve.log").open("wb")
-    serve = subprocess.Popen(
-        [*CLI, "serve"], env=env, cwd=ROOT, start_new_session=True, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait(lambda: _ready(base), 90, "the server to be ready")
-        _wait(lambda: len(api_worker_pids(serve.pid)) == workers, 30, "the API workers")
-        yield base, key, serve, env
-    finally:
-        os.killpg(serve.pid, signal.SIGTERM)
-        serve.wait(60)
-        log.close()
+) -> Iterator[tuple[Served, str]]:
+    """`mizan serve` (its API workers up) and an uploader key for it."""
+    with served(
+        folder,
+        redis.url,
+        workers,
+        log=folder / "serve.log",
+        database_url=database_url,
+        webhook_url=receiver.url,
+        webhook_secret=SECRET,
+        webhook_retry_intervals_s="[1, 2, 4, 8]",
+        webhook_timeout_s="5",
+    ) as running:
+        _wait(lambda: len(api_worker_pids(running.pid)) == workers, 30, "the API workers")
+        yield running, running.create_key("uploader", name="fault-load")
 
 
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def load(
-    client: Client, outcome: Outcome, serve: subprocess.Popen[bytes], redis: RedisServer
-) -> None:
+def load(client: Client, outcome: Outcome, serve_pid: int, redis: RedisServer) -> None:
     """Sends at the steady rate; kills an API worker at 40% and restarts Redis at 60%."""
     run = f"f{time.time_ns() % 10**10}"
     total = int(outcome.seconds * outcome.rate)
@@ -307,7 +287,7 @@ def load(
                     pool.submit(client.send, video_body(total + extra, run))
                     outcome.sent += 1
                 time.sleep(0.05)
-                victim = api_worker_pids(serve.pid)[0]
+                victim = api_worker_pids(serve_pid)[0]
                 os.kill(victim, signal.SIGKILL)
                 outcome.killed_worker = victim
             if number == restart_at:
@@ -373,26 +353,17 @@ def check(
 
 def run(seconds: float, rate: float, workers: int, database_url: str | None) -> Outcome:
     outcome = Outcome(seconds=seconds, rate=rate, api_workers=workers)
-    with tempfile.TemporaryDirectory(prefix="mizan-faults-") as tmp:
-        folder = Path(tmp)
-        url = database_url or f"sqlite:///{folder / 'mizan.db'}"
-        redis = RedisServer(folder)
-        redis.start()
-        receiver = Receiver()
-        client: Client | None = None
+    with (
+        sandbox("mizan-faults-", database_url) as (folder, url, redis, receiver),
+        service(folder, url, workers, receiver, redis) as (running, key),
+    ):
+        client = Client(running.base, key, outcome)
         try:
-            with service(folder, url, workers, receiver, redis) as (base, key, serve, env):
-                client = Client(base, key, outcome)
-                try:
-                    load(client, outcome, serve, redis)
-                finally:
-                    client.close()
-                subprocess.run([*CLI, "reconcile"], env=env, cwd=ROOT, check=True)
-                check(outcome, client, url, redis.url, receiver)
+            load(client, outcome, running.pid, redis)
         finally:
-            receiver.close()
-            redis.kill()
-    assert client is not None
+            client.close()
+        subprocess.run([*CLI, "reconcile"], env=running.env, check=True)
+        check(outcome, client, url, redis.url, receiver)
     outcome.acknowledged = len(client.acknowledged)
     latencies = sorted(client.latencies_ms)
     if latencies:

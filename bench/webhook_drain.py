@@ -17,28 +17,23 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the tests' receiver and videos, when run as a script
-from bench.fault_load import RedisServer  # noqa: E402
+from bench.fault_load import sandbox  # noqa: E402
 from service import wiring  # noqa: E402
 from service.models import load_active  # noqa: E402
 from service.moderation import Moderation  # noqa: E402
 from service.settings import PROJECT_ROOT, Settings  # noqa: E402
 from tests.service.conftest import SPAM, upload  # noqa: E402
-from tests.service.receiver import SECRET, Receiver  # noqa: E402
+from tests.service.receiver import SECRET  # noqa: E402
+from tests.service.served import CLI  # noqa: E402
 
 
 def drain(events: int, database_url: str | None, fork: bool) -> float:
-    with tempfile.TemporaryDirectory(prefix="mizan-drain-") as tmp:
-        folder = Path(tmp)
-        url = database_url or f"sqlite:///{folder / 'mizan.db'}"
-        redis = RedisServer(folder)
-        redis.start()
-        receiver = Receiver()
+    with sandbox("mizan-drain-", database_url) as (folder, url, redis, receiver):
         settings = Settings(
             state_dir=folder / "state",
             database_url=url,
@@ -65,18 +60,16 @@ def drain(events: int, database_url: str | None, fork: bool) -> float:
                 "MIZAN_WEBHOOK_SECRET": SECRET,
                 "MIZAN_WORKER_FORK_PER_JOB": str(fork).lower(),
             }
-            command = [sys.executable, "-m", "service.cli", "-q", "worker", "--burst", "--no-cron"]
+            command = [*CLI, "worker", "--burst", "--no-cron"]
             started = time.perf_counter()
             subprocess.run(command, env=env, check=True)
             seconds = time.perf_counter() - started
-            delivered = len(receiver.effects)
-            if delivered != events:
-                raise SystemExit(f"{delivered} of {events} webhooks arrived")
-            return events / seconds
         finally:
             parts.close()
-            receiver.close()
-            redis.kill()
+        delivered = len(receiver.effects)
+        if delivered != events:
+            raise SystemExit(f"{delivered} of {events} webhooks arrived")
+        return events / seconds
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ def free_port() -> int:
 class Served:
     base: str
     env: dict[str, str]
+    pid: int  # the `mizan serve` supervisor
 
     def create_key(self, *roles: str, name: str = "test") -> str:
         """A new key, made by `mizan keys create`; the key is printed once, on stdout only."""
@@ -47,8 +48,11 @@ class Served:
 
 
 @contextmanager
-def served(folder: Path, redis_url: str, workers: int = 2, **settings: str) -> Iterator[Served]:
-    """`mizan serve` on a free port until the block ends; ``settings`` are MIZAN_* values."""
+def served(
+    folder: Path, redis_url: str, workers: int = 2, log: Path | None = None, **settings: str
+) -> Iterator[Served]:
+    """`mizan serve` on a free port until the block ends; ``settings`` are MIZAN_* values
+    (default database: an SQLite file in ``folder``); its output goes to ``log`` if given."""
     port = free_port()
     env = {
         **os.environ,
@@ -61,7 +65,10 @@ def served(folder: Path, redis_url: str, workers: int = 2, **settings: str) -> I
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
-    process = subprocess.Popen([*CLI, "serve"], env=env, start_new_session=True)
+    output = log.open("wb") if log else None
+    process = subprocess.Popen(
+        [*CLI, "serve"], env=env, start_new_session=True, stdout=output, stderr=output
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -74,7 +81,9 @@ def served(folder: Path, redis_url: str, workers: int = 2, **settings: str) -> I
             assert process.poll() is None, "the server exited"
             assert time.monotonic() < deadline, "the server did not become ready"
             time.sleep(0.2)
-        yield Served(base, env)
+        yield Served(base, env, process.pid)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+        if output:
+            output.close()
