@@ -5,11 +5,12 @@ problem through the HTTP API, never a 5xx; and the committed model scores any su
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from classifier import OnnxScorer, TranscriptSegment, Video
@@ -53,6 +54,7 @@ def test_the_committed_model_scores_any_unicode(
     suppress_health_check=[HealthCheck.function_scoped_fixture],  # one app for all examples
 )
 @given(**VIDEO_TEXTS)
+@example(title="\ud800", description="\x00", hashtags=["\u202e"], transcript="\udfff")  # always
 def test_the_api_scores_or_refuses_any_unicode(
     client: TestClient,
     uploader: dict[str, str],
@@ -68,8 +70,13 @@ def test_the_api_scores_or_refuses_any_unicode(
         hashtags=hashtags,
         transcript=transcript,
     )
-    # httpx writes JSON with ensure_ascii, so lone surrogates travel as \\ud800 escapes
-    response = client.post("/v1/videos/score", json=body, headers=uploader)
+    # Lone surrogates cannot be UTF-8 encoded, so a client can only send them as \\ud800
+    # escapes: encode with ensure_ascii ourselves (the test client's encoder does not escape).
+    response = client.post(
+        "/v1/videos/score",
+        content=json.dumps(body, ensure_ascii=True),
+        headers={**uploader, "content-type": "application/json"},
+    )
     assert response.status_code in (200, 422), response.text[:300]
     event(f"answered {response.status_code}")  # --hypothesis-show-statistics shows the mix
     if response.status_code == 422:
