@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.service_throughput import free_port, process, wait_ready
 from service import wiring
+from service.model_registry import fixed_lineup
 from service.models import load_active
 from service.moderation import Moderation
 from service.redis_conn import start_embedded
@@ -164,9 +165,9 @@ def enqueue_cost(rounds: int, per_round: int) -> dict[str, float]:
     parts = wiring.build(settings, migrate_schema=True)
     scorer = load_active(settings.models_dir)
     with_queue = Moderation(
-        parts.decision_log, lambda: scorer, parts.policy, dispatch=parts.dispatcher.apply
+        parts.decision_log, fixed_lineup(scorer), parts.policy, dispatch=parts.dispatcher.apply
     )
-    without = Moderation(parts.decision_log, lambda: scorer, parts.policy)
+    without = Moderation(parts.decision_log, fixed_lineup(scorer), parts.policy)
     timings: dict[str, list[float]] = {"with enqueue": [], "without": []}
     for round_ in range(rounds):
         for tag, name, moderation in (

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the tests' receiver and videos, when run as a script
 from bench.fault_load import sandbox  # noqa: E402
 from service import wiring  # noqa: E402
+from service.model_registry import fixed_lineup  # noqa: E402
 from service.models import load_active  # noqa: E402
 from service.moderation import Moderation  # noqa: E402
 from service.settings import PROJECT_ROOT, Settings  # noqa: E402
@@ -45,7 +46,10 @@ def drain(events: int, database_url: str | None, fork: bool) -> float:
         try:
             scorer = load_active(PROJECT_ROOT / "models")
             moderation = Moderation(
-                parts.decision_log, lambda: scorer, parts.policy, dispatch=parts.dispatcher.apply
+                parts.decision_log,
+                fixed_lineup(scorer),
+                parts.policy,
+                dispatch=parts.dispatcher.apply,
             )
             run = f"d{time.time_ns() % 10**10}"
             for start in range(0, events, 50):

@@ -2,8 +2,9 @@
 
     uvicorn --factory service.app:create_app      (or: mizan serve)
 
-The lifespan loads the active model (one ONNX session per process), opens the SQL engine
-(migrating the schema when auto_migrate is on) and the Redis client, and builds the use cases.
+The lifespan opens the SQL engine (migrating the schema when auto_migrate is on) and the Redis
+client, loads the model versions in force (service/model_registry.py: one ONNX session per
+process and version, switched without a restart), and builds the use cases.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from service import metrics, openapi, problems, wiring
 from service.domain import Decision
 from service.keys import KeyStore
 from service.middleware import BodyLimit, RequestMetrics
-from service.models import load_active
+from service.model_registry import ModelRegistry
 from service.moderation import Moderation
 from service.routes import appeals, console, console_appeals, health, reports, review, videos
 from service.settings import Settings, get_settings
@@ -35,16 +36,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
-        scorer = load_active(settings.models_dir, settings.scorer_threads)
         parts = wiring.build(settings, migrate_schema=settings.auto_migrate)
-        parts.policy.check_covers(scorer.card)
+        registry = ModelRegistry(
+            parts.engine,
+            settings.models_dir,
+            parts.policy,
+            threads=settings.scorer_threads,
+            refresh_s=settings.model_refresh_s,
+        )
+        champion = registry.lineup().champion
 
         def count(decision: Decision) -> None:
-            metrics.count_decision(decision.action.value, decision.label)
+            metrics.count_decision(
+                decision.action.value, decision.label, decision.model_version, decision.scores
+            )
 
         app.state.settings = settings
         app.state.parts = parts
-        app.state.scorer = scorer
+        app.state.models = registry
         app.state.policy = parts.policy
         app.state.engine = parts.engine
         app.state.redis = parts.redis
@@ -52,20 +61,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.decision_log = parts.decision_log
         app.state.review = parts.review
         app.state.appeals = parts.appeals
+        app.state.audits = parts.audits
         app.state.moderation = Moderation(
             parts.decision_log,
-            lambda: scorer,
+            registry.lineup,
             parts.policy,
             clock=parts.clock,
             length_aware=settings.length_aware_thresholds,
             on_decision=count,
             dispatch=parts.dispatcher.apply,
         )
-        metrics.set_model(scorer.version, parts.policy.version)
         log.info(
             "service.started",
             extra={
-                "model_version": scorer.version,
+                "model_version": champion.version,
                 "policy_version": parts.policy.version,
                 "database": parts.engine.dialect.name,
             },

@@ -14,6 +14,7 @@ after commit (service/dispatch.py); `mizan reconcile` redoes any that were lost.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -23,6 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from classifier import Evidence
+from service import drift
+from service.audit_log import AUDIT_PRIORITY, AUDITED, open_audit, sampled_event
 from service.database import dialect_insert, write_transaction
 from service.domain import (
     OUTCOME,
@@ -53,7 +56,7 @@ from service.review_log import (
     supersede_open_items,
 )
 from service.rollups import removal_facts
-from service.tables import contents, decisions, events, reports, videos
+from service.tables import contents, decisions, events, reports, shadow_scores, videos
 
 WRITE_ATTEMPTS = 3
 # Live videos: a user report sends them to review. (Restored videos behave as live.)
@@ -76,6 +79,18 @@ class ScoringRecord:
     thresholds: Mapping[str, Mapping[str, float | None]]
     model_version: str
     policy_version: str
+    shadow: ShadowRecord | None = None  # what a challenger in shadow would have done
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowRecord:
+    """A challenger's scores and would-be action for the same upload; never acted on."""
+
+    model_version: str
+    action: Action
+    label: str | None
+    scores: Mapping[str, float]
+    thresholds: Mapping[str, Mapping[str, float | None]]
 
 
 class DecisionLog:
@@ -85,10 +100,14 @@ class DecisionLog:
         *,
         review_languages: Sequence[str] = ("en", "ur", "ur-Latn"),
         webhooks: bool = False,
+        audit_share: float = 0.0,
+        rng: random.Random | None = None,
     ) -> None:
         self._engine = engine
         self._languages = tuple(review_languages)
         self._webhooks = webhooks  # write an outbox row for each outcome to announce
+        self._audit_share = audit_share  # of automated removals and allows, sent to audit
+        self._rng = rng or random.Random()
 
     # reads ---------------------------------------------------------------------------------
 
@@ -365,6 +384,29 @@ class DecisionLog:
                 "decided_at": decision.decided_at,
             },
         )
+        if record.shadow is not None:
+            shadow = record.shadow
+            connection.execute(
+                _INSERT_SHADOW,
+                {
+                    "decision_id": decision.decision_id,
+                    "model_version": shadow.model_version,
+                    "video_id": decision.video_id,
+                    "revision": decision.revision,
+                    "action": shadow.action.value,
+                    "label": shadow.label,
+                    "scores": dict(shadow.scores),
+                    "thresholds": {k: dict(v) for k, v in shadow.thresholds.items()},
+                    "scored_at": now,
+                },
+            )
+        drift.defer(
+            connection,
+            now.astimezone(dt.UTC).date(),
+            decision.model_version,
+            decision.action.value,
+            decision.scores,
+        )
         connection.execute(
             _INSERT_CONTENT,
             {
@@ -458,6 +500,16 @@ class DecisionLog:
                     data,
                 )
             )
+        if decision.action in AUDITED and self._sampled_for_audit():
+            audit = open_audit(
+                connection,
+                video,
+                {**asdict(decision), "action": decision.action.value},
+                self._languages,
+                now,
+            )
+            rows.append(sampled_event(video, audit, now))
+            effects.queue.append(QueueChange(audit, 0, 0, AUDIT_PRIORITY))
         append_events(connection, rows)
         if removed and self._webhooks:
             details = {
@@ -469,10 +521,14 @@ class DecisionLog:
             }
             effects.deliveries.append(add_delivery(connection, rows[-1], "removed", details))
 
+    def _sampled_for_audit(self) -> bool:
+        return self._audit_share > 0 and self._rng.random() < self._audit_share
+
 
 # Statements built once: compiling .values(...) anew for every write cost more than the write.
 _INSERT_DECISION = decisions.insert()
 _INSERT_VIDEO = videos.insert()
 _INSERT_CONTENT = contents.insert()
+_INSERT_SHADOW = shadow_scores.insert()
 _UPDATE_VIDEO = videos.update().where(videos.c.video_id == sa.bindparam("key_video_id"))
 _FOLLOW_UP = {Action.REMOVE: EventType.AUTO_REMOVED, Action.REVIEW: EventType.QUEUED_FOR_REVIEW}

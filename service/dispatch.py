@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from review_queue import QueuedItem, ReviewQueues, priority_for
 from service import metrics
-from service.domain import Appeal
+from service.domain import Appeal, AuditItem
 from service.effects import Effects, QueueChange
 from service.webhooks import enqueue_delivery
 
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 REVIEW = "review"
 APPEALS = "appeals"
+AUDIT = "audit"
 
 
 def queued_item(change: QueueChange) -> QueuedItem:
@@ -42,7 +43,9 @@ def queued_item(change: QueueChange) -> QueuedItem:
 
 
 def queue_kind(change: QueueChange) -> str:
-    return APPEALS if isinstance(change.item, Appeal) else REVIEW
+    if isinstance(change.item, Appeal):
+        return APPEALS
+    return AUDIT if isinstance(change.item, AuditItem) else REVIEW
 
 
 class Dispatcher:

@@ -51,6 +51,9 @@ class EventType(enum.StrEnum):
     VIEWS_UPDATED = "views_updated"
     RELEASED = "released"  # a moderator gave a claimed item back
     SUPERSEDED = "superseded"  # an edit replaced the revision a review item was about
+    AUDIT_SAMPLED = "audit_sampled"  # the model's decision was drawn for a human audit
+    AUDIT_CONFIRMED = "audit_confirmed"  # the auditor found the model right
+    AUDIT_OVERTURNED = "audit_overturned"  # found wrong (a removal: the video is restored)
 
 
 class Role(enum.StrEnum):
@@ -236,3 +239,35 @@ class Appeal:
     decided_by: str | None = None
     verdict: AppealVerdict | None = None
     note: str | None = None
+
+
+class AuditVerdict(enum.StrEnum):
+    CONFIRM = "confirm"  # the model's action was right
+    OVERTURN = "overturn"  # it was wrong: a removal is restored, an allowed video removed
+
+
+@dataclass(frozen=True, slots=True)
+class AuditItem:
+    """One automated decision (a removal, or an allow) sampled for a person to check."""
+
+    item_id: str
+    video_id: str
+    revision: int
+    decision_id: str
+    action: Action  # what the model did: remove or allow
+    label: str | None  # a removal's label; for an allow, the highest-scoring label
+    score: float
+    model_version: str
+    language: str  # the queue language
+    region: str
+    state: ItemState
+    created_at: dt.datetime
+    claimed_by: str | None = None
+    lease_expires_at: dt.datetime | None = None
+    claims: int = 0
+    decided_at: dt.datetime | None = None
+    decided_by: str | None = None
+    verdict: AuditVerdict | None = None
+    decided_label: str | None = None  # an overturned allow: the label the video breaks
+    note: str | None = None
+    applied: bool | None = None  # an overturn that changed the video (None: not decided)

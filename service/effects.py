@@ -8,17 +8,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from review_queue import Priority
-from service.domain import Appeal, ReviewItem
+from service.domain import Appeal, AuditItem, ReviewItem
 
 
 @dataclass(frozen=True, slots=True)
 class QueueChange:
     """An open item to put in (or move within) its queues, with what sets its priority."""
 
-    item: ReviewItem | Appeal
+    item: ReviewItem | Appeal | AuditItem
     views: int
     reports: int
-    priority: Priority | None = None  # fixed priority (appeals); else from score and exposure
+    priority: Priority | None = (
+        None  # fixed priority (appeals, audits); else from score and exposure
+    )
 
 
 @dataclass

@@ -35,6 +35,7 @@ class Outcome:
     event: EventType
     webhook: str  # the webhook's type: removed, approved, restored, appeal_upheld
     video_changes: Mapping[str, object] = field(default_factory=dict)
+    announce: bool = True  # False: nothing changed for the pipeline (an audit confirmed)
 
 
 NO_CLAIM: Mapping[str, object] = {"claimed_by": None, "lease_expires_at": None}
@@ -210,7 +211,7 @@ class LeasedLog(Generic[T]):
         )
         append_events(connection, [event])
         effects = Effects()
-        if self._webhooks:
+        if self._webhooks and outcome.announce:
             announced = {
                 "status": outcome.status.value,
                 "visibility": outcome.visibility.value,

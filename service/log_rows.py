@@ -20,6 +20,8 @@ from service.domain import (
     Action,
     Appeal,
     AppealVerdict,
+    AuditItem,
+    AuditVerdict,
     Decision,
     Event,
     EventType,
@@ -191,4 +193,30 @@ def appeal(row: Mapping[Any, Any]) -> Appeal:
         decided_by=row["decided_by"],
         verdict=AppealVerdict(row["verdict"]) if row["verdict"] else None,
         note=row["note"],
+    )
+
+
+def audit_item(row: Mapping[Any, Any]) -> AuditItem:
+    return AuditItem(
+        item_id=row["item_id"],
+        video_id=row["video_id"],
+        revision=row["revision"],
+        decision_id=row["decision_id"],
+        action=Action(row["action"]),
+        label=row["label"],
+        score=float(row["score"]),
+        model_version=row["model_version"],
+        language=row["language"],
+        region=row["region"],
+        state=ItemState(row["state"]),
+        created_at=row["created_at"],
+        claimed_by=row["claimed_by"],
+        lease_expires_at=row["lease_expires_at"],
+        claims=int(row["claims"]),
+        decided_at=row["decided_at"],
+        decided_by=row["decided_by"],
+        verdict=AuditVerdict(row["verdict"]) if row["verdict"] else None,
+        decided_label=row["decided_label"],
+        note=row["note"],
+        applied=row["applied"],
     )

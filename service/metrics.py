@@ -1,5 +1,6 @@
-"""Prometheus metrics: request latency, decisions by action and label, moderator verdicts,
-Redis work deferred to reconcile, the model version.
+"""Prometheus metrics: request latency, decisions by action, label and model version, score
+histograms per label (drift), moderator verdicts, Redis work deferred to reconcile, the model
+versions serving.
 
 With several uvicorn workers, `mizan serve` sets PROMETHEUS_MULTIPROC_DIR before they start, and
 /metrics aggregates every worker's files (prometheus_client's multiprocess mode).
@@ -8,6 +9,8 @@ With several uvicorn workers, `mizan serve` sets PROMETHEUS_MULTIPROC_DIR before
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -19,13 +22,28 @@ from prometheus_client import (
     multiprocess,
 )
 
+if TYPE_CHECKING:
+    from service.model_registry import Versions
+
 REQUEST_SECONDS = Histogram(
     "mizan_http_request_duration_seconds",
     "HTTP request latency",
     ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-DECISIONS = Counter("mizan_decisions_total", "Decisions by action and label", ["action", "label"])
+DECISIONS = Counter(
+    "mizan_decisions_total",
+    "Decisions by action, deciding label and model version",
+    ["action", "label", "model_version"],
+)
+# Drift: each label's score for every video scored, per model version (a shift after a
+# promotion shows as a change of shape here and in the report's daily histograms).
+SCORES = Histogram(
+    "mizan_model_score",
+    "Scores per label and model version, one per video scored",
+    ["label", "model_version"],
+    buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+)
 DEFERRED_EFFECTS = Counter(
     "mizan_deferred_effects_total",
     "Writes whose Redis side (queue, webhook) failed and waits for reconcile",
@@ -35,8 +53,8 @@ HUMAN_DECISIONS = Counter(
 )
 MODEL_INFO = Gauge(
     "mizan_model_info",
-    "The model version serving (1)",
-    ["version", "policy_version"],
+    "The model versions serving (1), as champion (acts) or shadow (scored, never acts)",
+    ["version", "policy_version", "role"],
     multiprocess_mode="liveall",
 )
 
@@ -45,8 +63,12 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
     REQUEST_SECONDS.labels(method, route, str(status)).observe(seconds)
 
 
-def count_decision(action: str, label: str | None) -> None:
-    DECISIONS.labels(action, label or "none").inc()
+def count_decision(
+    action: str, label: str | None, model_version: str, scores: Mapping[str, float]
+) -> None:
+    DECISIONS.labels(action, label or "none", model_version).inc()
+    for name, score in scores.items():
+        SCORES.labels(name, model_version).observe(score)
 
 
 def count_deferred_effect() -> None:
@@ -57,8 +79,16 @@ def count_review_decision(verdict: str) -> None:
     HUMAN_DECISIONS.labels(verdict).inc()
 
 
-def set_model(version: str, policy_version: str) -> None:
-    MODEL_INFO.labels(version, policy_version).set(1)
+def set_models(
+    champion: str, shadow: str | None, policy_version: str, *, previous: Versions | None
+) -> None:
+    if previous is not None:
+        MODEL_INFO.labels(previous.champion, policy_version, "champion").set(0)
+        if previous.shadow:
+            MODEL_INFO.labels(previous.shadow, policy_version, "shadow").set(0)
+    MODEL_INFO.labels(champion, policy_version, "champion").set(1)
+    if shadow:
+        MODEL_INFO.labels(shadow, policy_version, "shadow").set(1)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -1,4 +1,4 @@
-"""Loading the active model: one ONNX session per process and model file.
+"""Loading model versions: one ONNX session per process and model file.
 
 The cache key includes the onnx file's sha256 (from its card), so a retrained file under the
 same version name is never served from a stale session.
@@ -17,7 +17,12 @@ def _scorer(model_dir: Path, onnx_sha256: str, threads: int) -> OnnxScorer:
     return OnnxScorer.from_dir(model_dir, threads=threads)
 
 
-def load_active(models_dir: Path, threads: int = 1) -> OnnxScorer:
-    model_dir = (models_dir / active_version(models_dir)).resolve()
+def load_version(models_dir: Path, version: str, threads: int = 1) -> OnnxScorer:
+    model_dir = (models_dir / version).resolve()
     card = ModelCard.load(model_dir)
     return _scorer(model_dir, card.onnx_sha256, threads)
+
+
+def load_active(models_dir: Path, threads: int = 1) -> OnnxScorer:
+    """The version models/ACTIVE names (the service asks service.model_registry instead)."""
+    return load_version(models_dir, active_version(models_dir), threads)

@@ -14,10 +14,11 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from classifier import Evidence, OnnxScorer, VideoScores, detect_language
-from service.decision_log import DecisionLog, ScoringRecord
+from classifier import Evidence, OnnxScorer, Video, VideoScores, detect_language
+from service.decision_log import DecisionLog, ScoringRecord, ShadowRecord
 from service.domain import Action, Decision, Upload, VideoState, content_hash
 from service.effects import Effects
+from service.model_registry import Lineup
 from service.policy import Policy, decide
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class Moderation:
     def __init__(
         self,
         decision_log: DecisionLog,
-        scorer: Callable[[], OnnxScorer],
+        models: Callable[[], Lineup],
         policy: Policy,
         *,
         clock: Clock = system_clock,
@@ -48,7 +49,7 @@ class Moderation:
         dispatch: Callable[[Effects, dt.datetime], None] | None = None,
     ) -> None:
         self._log = decision_log
-        self._scorer = scorer
+        self._models = models  # the champion (and a shadow) in force: service/model_registry
         self._policy = policy
         self._clock = clock
         self._length_aware = length_aware
@@ -66,11 +67,14 @@ class Moderation:
         log, which writes nothing: retries are rare, and a separate read before every scoring
         cost more in total than the model run it would save on them.
         """
-        scorer = self._scorer()
-        results = scorer.score_videos([upload.content for upload in uploads])
+        lineup = self._models()
+        scorer = lineup.champion
+        contents = [upload.content for upload in uploads]
+        results = scorer.score_videos(contents)
+        shadows = self._shadow_records(lineup.shadow, uploads, contents)
         records = [
-            self._record(upload, upload.canonical_content(), result, scorer)
-            for upload, result in zip(uploads, results, strict=True)
+            replace(self._record(upload, upload.canonical_content(), result, scorer), shadow=shadow)
+            for upload, result, shadow in zip(uploads, results, shadows, strict=True)
         ]
         now = self._clock()
         logged, effects = self._log.record_scorings(records, now)
@@ -91,6 +95,39 @@ class Moderation:
                 if self._on_decision:
                     self._on_decision(decision)
         return outcome
+
+    def _shadow_records(
+        self, shadow: OnnxScorer | None, uploads: Sequence[Upload], contents: Sequence[Video]
+    ) -> list[ShadowRecord | None]:
+        """What the challenger would do: scored and logged, never acted on, and never in the
+        way: if it fails, the champion's decisions are logged without it."""
+        if shadow is None:
+            return [None] * len(uploads)
+        try:
+            results = shadow.score_videos(contents)
+            records: list[ShadowRecord | None] = []
+            for upload, result in zip(uploads, results, strict=True):
+                choice = decide(
+                    result.scores,
+                    result.units,
+                    upload.region,
+                    self._policy,
+                    shadow.card,
+                    length_aware=self._length_aware,
+                )
+                records.append(
+                    ShadowRecord(
+                        shadow.version,
+                        choice.action,
+                        choice.label,
+                        dict(result.scores),
+                        choice.thresholds,
+                    )
+                )
+            return records
+        except Exception:  # a challenger's fault must not cost a decision
+            log.exception("shadow.failed", extra={"model_version": shadow.version})
+            return [None] * len(uploads)
 
     def _record(
         self, upload: Upload, content: str, result: VideoScores, scorer: OnnxScorer

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     # `length_thresholds`), so a long transcript is not flagged just for being long.
     length_aware_thresholds: bool = True
     api_key_cache_s: float = Field(default=10.0, ge=0, le=3600)
+    # How often each API process asks the database which model versions serve (champion and
+    # shadow): a promotion or rollback reaches every process within this many seconds.
+    model_refresh_s: float = Field(default=2.0, gt=0, le=300)
+    # Share of the model's removals and allows sampled into the audit queues, to measure how
+    # often automation is right (0 turns audits off).
+    audit_share: float = Field(default=0.01, ge=0, le=1)
 
     # Human review (review_queue/). Languages with their own queues; a video in another
     # language goes to the "other" queues, which keys without languages can claim.

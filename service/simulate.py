@@ -27,6 +27,7 @@ from typing import Any
 from classifier import OnnxScorer, Video
 from service import wiring
 from service.domain import Action, AppealVerdict, Upload, Verdict
+from service.model_registry import fixed_lineup
 from service.moderation import Moderation
 from service.report import Period, parse_period
 from service.rollups import COUNTERS
@@ -192,7 +193,7 @@ class Simulation:
         self._clock = clock
         self._moderation = Moderation(
             parts.decision_log,
-            lambda: scorer,
+            fixed_lineup(scorer),
             parts.policy,
             clock=parts.clock,
             dispatch=parts.dispatcher.apply,

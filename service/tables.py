@@ -243,3 +243,86 @@ rollups = sa.Table(
         )
     ],
 )
+
+# Which model version scores as champion (acts) and which as shadow (scored beside, never acts):
+# the latest row per role is in force; before the first row, models/ACTIVE names the champion.
+# Append-only, so the history of promotions and rollbacks is kept (service/model_registry.py).
+model_activations = sa.Table(
+    "model_activations",
+    metadata,
+    sa.Column(
+        "sequence",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("role", sa.String(16), nullable=False),  # champion | shadow
+    sa.Column("version", sa.String(64), nullable=True),  # a shadow of None: shadow off
+    sa.Column("actor", sa.String(160), nullable=False),
+    sa.Column("activated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_model_activations_role", "role", "sequence"),
+)
+
+# A challenger's scores and would-be action for a decision the champion made (shadow mode).
+shadow_scores = sa.Table(
+    "shadow_scores",
+    metadata,
+    sa.Column("decision_id", sa.String(36), primary_key=True),
+    sa.Column("model_version", sa.String(64), primary_key=True),
+    sa.Column("video_id", ID, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(64), nullable=True),
+    sa.Column("scores", JSONType, nullable=False),
+    sa.Column("thresholds", JSONType, nullable=False),
+    sa.Column("scored_at", UTCDateTime, nullable=False),
+    sa.Index("ix_shadow_scores_time", "scored_at"),
+)
+
+# A sample of the model's own decisions (automated removals, allowed videos) put before a
+# person, to measure how often automation is right (service/audit_log.py).
+audits = sa.Table(
+    "audits",
+    metadata,
+    sa.Column("item_id", sa.String(40), primary_key=True),
+    sa.Column("video_id", ID, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("decision_id", sa.String(36), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # the audited action: remove | allow
+    sa.Column("label", sa.String(64), nullable=True),  # removal's label; allow: top-scoring
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("language", sa.String(35), nullable=False),
+    sa.Column("region", sa.String(2), nullable=False),
+    *_leased_item_columns(),
+    sa.Column("decided_label", sa.String(64), nullable=True),
+    sa.Column("applied", sa.Boolean, nullable=True),  # an overturn changed the video
+    sa.UniqueConstraint("decision_id", name="uq_audits_decision_id"),
+    sa.Index("ix_audits_state", "state", "created_at"),
+    sa.Index("ix_audits_decided", "decided_at"),
+)
+
+SCORE_BUCKETS = 10  # score histogram buckets of width 0.1: b0 = [0, 0.1) .. b9 = [0.9, 1]
+
+# Drift: per UTC day and model version, each label's score histogram and each action's count,
+# added to in the scoring transaction (service/drift.py).
+score_daily = sa.Table(
+    "score_daily",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("model_version", sa.String(64), primary_key=True),
+    sa.Column("label", sa.String(64), primary_key=True),
+    *[
+        sa.Column(f"b{i}", sa.BigInteger, nullable=False, server_default="0")
+        for i in range(SCORE_BUCKETS)
+    ],
+)
+
+action_daily = sa.Table(
+    "action_daily",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("model_version", sa.String(64), primary_key=True),
+    sa.Column("action", sa.String(16), primary_key=True),
+    sa.Column("decisions", sa.BigInteger, nullable=False, server_default="0"),
+)

@@ -13,9 +13,11 @@ import sqlalchemy as sa
 from review_queue import ReviewQueues
 from service.appeal_log import AppealLog
 from service.appeals import Appeals
+from service.audit_log import AuditLog
+from service.audits import Audits
 from service.database import create_engine, migrate
 from service.decision_log import DecisionLog
-from service.dispatch import APPEALS, REVIEW, Dispatcher
+from service.dispatch import APPEALS, AUDIT, REVIEW, Dispatcher
 from service.moderation import Clock, system_clock
 from service.outbox import Outbox
 from service.policy import Policy
@@ -41,19 +43,26 @@ class Parts:
     appeal_log: AppealLog
     appeal_queues: ReviewQueues
     appeals: Appeals
+    audit_log: AuditLog
+    audit_queues: ReviewQueues
+    audits: Audits
 
     def sweep(self) -> int:
         """Return every expired lease, review and appeal, to its queue."""
-        return self.review.sweep() + self.appeals.sweep()
+        return self.review.sweep() + self.appeals.sweep() + self.audits.sweep()
 
     def reconcile(self) -> dict[str, int]:
         review = self.review.reconcile()
         appeals = self.appeals.reconcile()
+        audits = self.audits.reconcile()
         return {
             **asdict(review),
             "appeals_open": appeals.open_items,
             "appeals_restored": appeals.restored,
             "appeals_finished": appeals.finished,
+            "audits_open": audits.open_items,
+            "audits_restored": audits.restored,
+            "audits_finished": audits.finished,
         }
 
     def close(self) -> None:
@@ -71,15 +80,19 @@ def build(
     redis = connect(settings.redis_url, settings.state_dir)
     webhooks = settings.webhooks_enabled
     decision_log = DecisionLog(
-        engine, review_languages=settings.review_languages, webhooks=webhooks
+        engine,
+        review_languages=settings.review_languages,
+        webhooks=webhooks,
+        audit_share=settings.audit_share,
     )
     review_log = ReviewLog(engine, webhooks=webhooks)
     outbox = Outbox(engine)
     queues = ReviewQueues(redis.client, REVIEW)
     appeal_queues = ReviewQueues(redis.client, APPEALS)
+    audit_queues = ReviewQueues(redis.client, AUDIT)
     dispatcher = Dispatcher(
         redis.client,
-        {REVIEW: queues, APPEALS: appeal_queues},
+        {REVIEW: queues, APPEALS: appeal_queues, AUDIT: audit_queues},
         retry_intervals_s=settings.webhook_retry_intervals_s,
         webhook_timeout_s=settings.webhook_timeout_s,
     )
@@ -111,6 +124,18 @@ def build(
         languages=settings.review_languages,
         lease_s=settings.review_lease_s,
     )
+    audit_log = AuditLog(engine, webhooks=webhooks)
+    audits = Audits(
+        decision_log,
+        audit_log,
+        review_log,
+        audit_queues,
+        dispatcher,
+        clock=clock,
+        labels=list(policy.labels),
+        languages=settings.review_languages,
+        lease_s=settings.review_lease_s,
+    )
     return Parts(
         settings=settings,
         clock=clock,
@@ -126,4 +151,7 @@ def build(
         appeal_log=appeal_log,
         appeal_queues=appeal_queues,
         appeals=appeals,
+        audit_log=audit_log,
+        audit_queues=audit_queues,
+        audits=audits,
     )

@@ -26,7 +26,7 @@ async def readyz(request: Request) -> dict[str, object]:
     state = request.app.state
     checks: dict[str, str] = {}
     try:
-        checks["model"] = state.scorer.version
+        checks["model"] = state.models.lineup().champion.version
     except AttributeError:
         checks["model"] = "missing"
     try:

@@ -25,6 +25,7 @@ from service.app import create_app
 from service.database import create_engine, migrate
 from service.domain import Role, Upload
 from service.keys import KeyStore
+from service.model_registry import fixed_lineup
 from service.models import load_active
 from service.moderation import Moderation
 from service.routes.videos import to_upload
@@ -63,7 +64,12 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
 
 @pytest.fixture
 def settings(database_url: str, redis: Redis, redis_url: str, tmp_path: Path) -> Settings:
-    return Settings(state_dir=tmp_path / "state", database_url=database_url, redis_url=redis_url)
+    return Settings(
+        state_dir=tmp_path / "state",
+        database_url=database_url,
+        redis_url=redis_url,
+        audit_share=0.0,  # sampling is random: the audit tests turn it on
+    )
 
 
 @pytest.fixture
@@ -157,7 +163,7 @@ def parts(settings: Settings, clock: Clock) -> Iterator[wiring.Parts]:
 def moderation(parts: wiring.Parts, scorer: OnnxScorer) -> Moderation:
     return Moderation(
         parts.decision_log,
-        lambda: scorer,
+        fixed_lineup(scorer),
         parts.policy,
         clock=parts.clock,
         dispatch=parts.dispatcher.apply,

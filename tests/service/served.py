@@ -60,6 +60,7 @@ def served(
         "MIZAN_DATABASE_URL": f"sqlite:///{folder / 'served.db'}",
         "MIZAN_REDIS_URL": redis_url,
         "MIZAN_PORT": str(port),
+        "MIZAN_AUDIT_SHARE": "0",  # sampling is random: tests of audits turn it on
         "MIZAN_WORKERS": str(workers),
         **{f"MIZAN_{name.upper()}": value for name, value in settings.items()},
     }

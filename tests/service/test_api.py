@@ -293,8 +293,10 @@ def test_health_ready_metrics(client: TestClient, uploader: Headers) -> None:
     ready = client.get("/readyz").json()
     assert ready["checks"] == {"model": "1.0.0", "database": "ok", "redis": "ok"}
     text = client.get("/metrics").text
-    assert 'mizan_decisions_total{action="remove",label="spam"}' in text
-    assert 'mizan_model_info{policy_version="2023-04-21",version="1.0.0"} 1.0' in text
+    assert 'mizan_decisions_total{action="remove",label="spam",model_version="1.0.0"}' in text
+    assert 'mizan_model_score_count{label="spam",model_version="1.0.0"}' in text
+    champion = 'mizan_model_info{policy_version="2023-04-21",role="champion",version="1.0.0"} 1.0'
+    assert champion in text
     assert (
         'mizan_http_request_duration_seconds_count{method="POST",route="/v1/videos/score",status="200"}'
         in text

@@ -22,6 +22,7 @@ from service.domain import AppealVerdict, EventType, Role, Status, Verdict
 from service.errors import ConflictError, NotFoundError
 from service.keys import KeyStore
 from service.labels import export
+from service.model_registry import fixed_lineup
 from service.moderation import Moderation
 from service.settings import Settings
 from service.webhooks import EFFECTS_QUEUE
@@ -193,7 +194,7 @@ def test_appeal_outcomes_are_delivered_as_webhooks(
     try:
         moderation = Moderation(
             parts.decision_log,
-            lambda: scorer,  # type: ignore[arg-type, return-value]
+            fixed_lineup(scorer),
             parts.policy,
             clock=parts.clock,
             dispatch=parts.dispatcher.apply,

@@ -60,8 +60,14 @@ def test_score_views_history_and_metrics_through_a_real_server(
         assert bad.headers["content-type"] == "application/problem+json"
         # both workers' counters are summed (prometheus multiprocess mode)
         metrics = client.get("/metrics").text
-        assert 'mizan_decisions_total{action="remove",label="spam"} 1.0' in metrics
-        assert 'mizan_decisions_total{action="allow",label="none"} 1.0' in metrics
+        assert (
+            'mizan_decisions_total{action="remove",label="spam",model_version="1.0.0"} 1.0'
+            in metrics
+        )
+        assert (
+            'mizan_decisions_total{action="allow",label="none",model_version="1.0.0"} 1.0'
+            in metrics
+        )
 
 
 def test_review_and_webhooks_through_a_real_server(

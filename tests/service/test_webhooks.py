@@ -16,6 +16,7 @@ from rq.registry import FailedJobRegistry
 from classifier import OnnxScorer
 from service import jobs, wiring
 from service.domain import Verdict
+from service.model_registry import fixed_lineup
 from service.moderation import Moderation
 from service.settings import Settings
 from service.webhooks import (
@@ -56,7 +57,7 @@ def hooked(
     jobs.use_settings(configured)
     moderation = Moderation(
         parts.decision_log,
-        lambda: scorer,
+        fixed_lineup(scorer),
         parts.policy,
         clock=parts.clock,
         dispatch=parts.dispatcher.apply,
@@ -115,7 +116,7 @@ def test_a_delivery_that_keeps_failing_waits_in_rqs_failed_registry_for_reconcil
     jobs.use_settings(configured)
     try:
         moderation = Moderation(
-            parts.decision_log, lambda: scorer, parts.policy, dispatch=parts.dispatcher.apply
+            parts.decision_log, fixed_lineup(scorer), parts.policy, dispatch=parts.dispatcher.apply
         )
         moderation.score([upload("auto", **SPAM)])
         work(redis)
@@ -159,7 +160,7 @@ def test_backoff_intervals_travel_with_the_job(
     parts = wiring.build(configured, clock=Clock(), migrate_schema=True)
     try:
         moderation = Moderation(
-            parts.decision_log, lambda: scorer, parts.policy, dispatch=parts.dispatcher.apply
+            parts.decision_log, fixed_lineup(scorer), parts.policy, dispatch=parts.dispatcher.apply
         )
         moderation.score([upload("auto", **SPAM)])
         [job] = Queue(EFFECTS_QUEUE, connection=redis).jobs

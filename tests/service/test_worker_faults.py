@@ -21,6 +21,7 @@ from rq.registry import FailedJobRegistry
 
 from classifier import OnnxScorer
 from service import wiring
+from service.model_registry import fixed_lineup
 from service.moderation import Moderation
 from service.settings import Settings
 from service.webhooks import EFFECTS_QUEUE
@@ -71,7 +72,7 @@ def remove_videos(settings: Settings, scorer: OnnxScorer, count: int) -> wiring.
     """Automated removals, each with a webhook in the outbox and its job on the effects queue."""
     parts = wiring.build(settings, clock=Clock(), migrate_schema=True)
     moderation = Moderation(
-        parts.decision_log, lambda: scorer, parts.policy, dispatch=parts.dispatcher.apply
+        parts.decision_log, fixed_lineup(scorer), parts.policy, dispatch=parts.dispatcher.apply
     )
     moderation.score([upload(f"v{i}", **SPAM) for i in range(count)])
     return parts

@@ -1,0 +1,268 @@
+"""Which model versions serve, and switching them without a restart.
+
+The database decides (table ``model_activations``, append-only): the latest ``champion`` row
+names the version that acts, the latest ``shadow`` row the challenger scored beside it (or
+none). Before the first activation, ``models/ACTIVE`` names the champion. Every API process
+asks the database at most every ``refresh_s`` seconds; when the answer changes, it loads the
+new version in a background thread while the old one keeps serving, then swaps, so a promotion
+or rollback reaches every process within seconds, and no request fails or waits for a load.
+
+Activating checks first, in the caller's process, that the version loads (its onnx file
+matches its card) and that the policy covers its labels: a version that cannot serve is refused
+before any process tries it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from classifier import ModelCard, OnnxScorer, active_version
+from classifier.errors import ModelError
+from service import metrics
+from service.database import write_transaction
+from service.errors import ConfigurationError, ConflictError, NotFoundError
+from service.models import load_version
+from service.policy import Policy
+from service.tables import model_activations
+
+log = logging.getLogger(__name__)
+
+
+class ModelRole(enum.StrEnum):
+    CHAMPION = "champion"  # decides and acts
+    SHADOW = "shadow"  # scored beside the champion and logged, never acts
+
+
+@dataclass(frozen=True, slots=True)
+class Lineup:
+    """The scorers in force in this process."""
+
+    champion: OnnxScorer
+    shadow: OnnxScorer | None = None
+
+
+def fixed_lineup(scorer: OnnxScorer) -> Callable[[], Lineup]:
+    """One model, no shadow, never switched (the simulator, tools and tests)."""
+    lineup = Lineup(scorer)
+    return lambda: lineup
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    sequence: int
+    role: ModelRole
+    version: str | None
+    actor: str
+    activated_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Versions:
+    champion: str
+    shadow: str | None
+
+
+def versions_in_force(engine: sa.Engine, models_dir: Path) -> Versions:
+    """The champion and shadow the database names (the champion: models/ACTIVE before any)."""
+    named: dict[ModelRole, str | None] = {}
+    with engine.connect() as connection:
+        for role in ModelRole:
+            row = connection.execute(
+                sa.select(model_activations.c.version)
+                .where(model_activations.c.role == role.value)
+                .order_by(model_activations.c.sequence.desc())
+                .limit(1)
+            ).first()
+            named[role] = row.version if row is not None else None
+    return Versions(
+        named[ModelRole.CHAMPION] or active_version(models_dir), named[ModelRole.SHADOW]
+    )
+
+
+def history(engine: sa.Engine, limit: int = 100) -> list[Activation]:
+    """The latest activations, newest first."""
+    query = sa.select(model_activations).order_by(model_activations.c.sequence.desc()).limit(limit)
+    with engine.connect() as connection:
+        return [
+            Activation(row.sequence, ModelRole(row.role), row.version, row.actor, row.activated_at)
+            for row in connection.execute(query)
+        ]
+
+
+def available(models_dir: Path) -> list[ModelCard]:
+    """Every version folder with a readable card, oldest first."""
+    cards = []
+    for folder in sorted(path for path in models_dir.iterdir() if path.is_dir()):
+        try:
+            cards.append(ModelCard.load(folder))
+        except ModelError:
+            continue  # not a model folder (or a half-written one): not offered
+    return sorted(cards, key=lambda card: (card.created_at, card.version))
+
+
+class ModelRegistry:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        models_dir: Path,
+        policy: Policy,
+        *,
+        threads: int = 1,
+        refresh_s: float = 2.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._models_dir = models_dir
+        self._policy = policy
+        self._threads = threads
+        self._refresh_s = refresh_s
+        self._monotonic = monotonic
+        self._lock = threading.Lock()  # one refresh at a time; requests never wait on it
+        versions = versions_in_force(engine, models_dir)
+        self._lineup = self._load(versions)
+        self._checked_at = monotonic()
+
+    # serving -------------------------------------------------------------------------------
+
+    def lineup(self) -> Lineup:
+        """The scorers to use now. Costs a dictionary read, plus a small query every
+        refresh_s seconds; a change found is loaded in the background."""
+        if self._monotonic() - self._checked_at >= self._refresh_s:
+            self._refresh_in_background()
+        return self._lineup
+
+    def refresh(self) -> Lineup:
+        """Bring this process in line with the database now (and wait for the load)."""
+        with self._lock:
+            self._checked_at = self._monotonic()
+            self._swap_to(versions_in_force(self._engine, self._models_dir))
+        return self._lineup
+
+    def _refresh_in_background(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            return  # another request is already checking
+        self._checked_at = self._monotonic()
+        try:
+            versions = versions_in_force(self._engine, self._models_dir)
+        except Exception:  # the database is away: keep serving what is loaded
+            self._lock.release()
+            log.warning("models.refresh_failed", exc_info=True)
+            return
+        if versions == self._versions(self._lineup):
+            self._lock.release()
+            return
+        thread = threading.Thread(target=self._swap_in_thread, args=(versions,), daemon=True)
+        thread.start()  # releases the lock when done
+
+    def _swap_in_thread(self, versions: Versions) -> None:
+        try:
+            self._swap_to(versions)
+        except Exception:  # a broken folder: keep the old lineup, try again next refresh
+            log.exception("models.load_failed", extra={"champion": versions.champion})
+        finally:
+            self._lock.release()
+
+    def _swap_to(self, versions: Versions) -> None:
+        before = self._versions(self._lineup)
+        if versions == before:
+            return
+        self._lineup = self._load(versions)
+        log.info(
+            "models.switched",
+            extra={
+                "champion": versions.champion,
+                "shadow": versions.shadow,
+                "previous_champion": before.champion,
+                "previous_shadow": before.shadow,
+            },
+        )
+
+    def _load(self, versions: Versions) -> Lineup:
+        champion = self._scorer(versions.champion)
+        shadow = self._scorer(versions.shadow) if versions.shadow else None
+        metrics.set_models(
+            versions.champion, versions.shadow, self._policy.version, previous=self._current()
+        )
+        return Lineup(champion, shadow)
+
+    def _current(self) -> Versions | None:
+        lineup = getattr(self, "_lineup", None)
+        return self._versions(lineup) if lineup is not None else None
+
+    def _scorer(self, version: str) -> OnnxScorer:
+        scorer = load_version(self._models_dir, version, self._threads)
+        self._policy.check_covers(scorer.card)
+        return scorer
+
+    @staticmethod
+    def _versions(lineup: Lineup) -> Versions:
+        return Versions(lineup.champion.version, lineup.shadow.version if lineup.shadow else None)
+
+    # changing what serves ----------------------------------------------------------------
+
+    def activate(self, version: str, actor: str) -> Versions:
+        """Make ``version`` the champion (a promotion or a rollback); a shadow of the same
+        version stops shadowing, since it now acts."""
+        self._check_loads(version)
+        with write_transaction(self._engine) as connection:
+            now = dt.datetime.now(dt.UTC)
+            _append(connection, ModelRole.CHAMPION, version, actor, now)
+            shadow = _latest(connection, ModelRole.SHADOW)
+            if shadow == version:
+                _append(connection, ModelRole.SHADOW, None, actor, now)
+        log.info("models.activated", extra={"version": version, "actor": actor})
+        return self._apply_now()
+
+    def set_shadow(self, version: str | None, actor: str) -> Versions:
+        """Score every video with ``version`` too, without acting on it (None: stop)."""
+        if version is not None:
+            if version == versions_in_force(self._engine, self._models_dir).champion:
+                raise ConflictError(f"{version} is the champion; a shadow must be another version")
+            self._check_loads(version)
+        with write_transaction(self._engine) as connection:
+            _append(connection, ModelRole.SHADOW, version, actor, dt.datetime.now(dt.UTC))
+        log.info("models.shadow_set", extra={"version": version, "actor": actor})
+        return self._apply_now()
+
+    def _check_loads(self, version: str) -> None:
+        if "/" in version or version.startswith(".") or not (self._models_dir / version).is_dir():
+            raise NotFoundError(f"no model version {version} in {self._models_dir}")
+        try:
+            self._scorer(version)
+        except (ModelError, ConfigurationError) as exc:
+            raise ConflictError(f"model {version} cannot serve: {exc}") from exc
+
+    def _apply_now(self) -> Versions:
+        with self._lock:
+            self._checked_at = self._monotonic()
+            versions = versions_in_force(self._engine, self._models_dir)
+            self._swap_to(versions)
+        return versions
+
+
+def _append(
+    connection: sa.Connection, role: ModelRole, version: str | None, actor: str, now: dt.datetime
+) -> None:
+    connection.execute(
+        model_activations.insert().values(
+            role=role.value, version=version, actor=actor, activated_at=now
+        )
+    )
+
+
+def _latest(connection: sa.Connection, role: ModelRole) -> str | None:
+    return connection.scalar(
+        sa.select(model_activations.c.version)
+        .where(model_activations.c.role == role.value)
+        .order_by(model_activations.c.sequence.desc())
+        .limit(1)
+    )
