@@ -36,7 +36,14 @@ from sklearn.pipeline import FeatureUnion, FunctionTransformer, Pipeline
 from tqdm import tqdm
 
 from classifier.card import ACTIVE_FILE, CARD_FILE, ONNX_FILE, ModelCard, set_active_version
-from classifier.dataset import Example, file_sha256, label_matrix, load_examples, split_examples
+from classifier.dataset import (
+    Example,
+    Split,
+    file_sha256,
+    label_matrix,
+    load_examples,
+    split_examples,
+)
 from classifier.evaluate import evaluate_scores, false_alarms_by_windows, length_thresholds
 from classifier.export import SparseNgramLinear, export_onnx
 from classifier.features import TOKEN_PATTERN, NgramSpec
@@ -71,6 +78,10 @@ class TrainingConfig:
     nested_inverse_regularisation: float = 4.0
     target_precision: float = 0.95
     target_recall: float = 0.90
+    # Weight of a human-confirmed example (`mizan export-labels`) against an original one when
+    # fitting. 1 treats them alike; above 1 lets a few hundred people's decisions on real
+    # traffic count against tens of thousands of reference rows.
+    human_weight: float = 1.0
 
 
 class PerLabelLogistic(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -96,8 +107,14 @@ class PerLabelLogistic(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.nested = nested
         self.nested_inverse_regularisation = nested_inverse_regularisation
 
-    def fit(self, features: sparse.csr_matrix, targets: npt.NDArray[np.uint8]) -> PerLabelLogistic:
+    def fit(
+        self,
+        features: sparse.csr_matrix,
+        targets: npt.NDArray[np.uint8],
+        sample_weight: npt.NDArray[np.float64] | None = None,
+    ) -> PerLabelLogistic:
         nested = self.nested or {}
+        weights = np.ones(targets.shape[0]) if sample_weight is None else sample_weight
         coefs, intercepts = [], []
         for column in tqdm(range(targets.shape[1]), desc="fit labels", unit="label"):
             rows = slice(None)
@@ -111,7 +128,7 @@ class PerLabelLogistic(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             model = LogisticRegression(
                 solver="liblinear", max_iter=1000, random_state=self.seed, **options
             )
-            model.fit(features[rows], targets[rows, column])
+            model.fit(features[rows], targets[rows, column], sample_weight=weights[rows])
             coefs.append(model.coef_[0])
             intercepts.append(model.intercept_[0])
         self.coef_ = np.vstack(coefs)
@@ -195,10 +212,22 @@ class TrainedModel:
     onnx_model: bytes
 
 
-def train(data_path: Path, config: TrainingConfig, version: str) -> TrainedModel:
-    """Fit, export and calibrate; nothing is written (see `save`)."""
+def train(
+    data_path: Path,
+    config: TrainingConfig,
+    version: str,
+    human_labels: Sequence[Path] = (),
+) -> TrainedModel:
+    """Fit, export and calibrate; nothing is written (see `save`).
+
+    ``human_labels``: files of `mizan export-labels`, added to the original data (an id seen
+    again replaces the earlier row) and split like it, so people's decisions on real traffic
+    are both learned from and calibrated on; the card records the mix.
+    """
     started = time.perf_counter()
-    examples = load_examples(data_path)
+    original = load_examples(data_path)
+    human = load_human_examples(human_labels)
+    examples = merge_examples(original, human)
     labels = ordered_labels(examples)
     split = split_examples(examples, config.validation_share, config.seed)
     log.info(
@@ -217,9 +246,13 @@ def train(data_path: Path, config: TrainingConfig, version: str) -> TrainedModel
         train_matrix = features.fit_transform(train_texts)
         bar.update()
     nested = nested_labels(train_targets) if config.nest_labels else {}
+    human_ids = {example.id for example in human}
+    weights = np.array(
+        [config.human_weight if e.id in human_ids else 1.0 for e in split.train], dtype=np.float64
+    )
     classifier = PerLabelLogistic(
         config.inverse_regularisation, config.seed, nested, config.nested_inverse_regularisation
-    ).fit(train_matrix, train_targets)
+    ).fit(train_matrix, train_targets, sample_weight=weights)
     pipeline = Pipeline(
         [
             ("normalise", FunctionTransformer(normalise_texts)),
@@ -275,6 +308,8 @@ def train(data_path: Path, config: TrainingConfig, version: str) -> TrainedModel
             "data_file": data_path.name,
             "data_sha256": file_sha256(data_path),
             "rows": len(examples),
+            "mix": {"original": len(examples) - len(human_ids), "human": len(human_ids)},
+            "human_labels": human_mix(human, human_labels, split, config.human_weight),
             "train_rows": len(split.train),
             "validation_rows": len(split.validation),
             "validation_share": config.validation_share,
@@ -322,6 +357,44 @@ def train(data_path: Path, config: TrainingConfig, version: str) -> TrainedModel
         libraries=_library_versions(),
     )
     return TrainedModel(pipeline=pipeline, card=card, onnx_model=onnx_model)
+
+
+def load_human_examples(paths: Sequence[Path]) -> list[Example]:
+    """Rows of `mizan export-labels` files, the last of an id winning."""
+    latest: dict[str, Example] = {}
+    for path in paths:
+        for example in load_examples(path):
+            latest[example.id] = example
+    return list(latest.values())
+
+
+def merge_examples(original: Sequence[Example], human: Sequence[Example]) -> list[Example]:
+    replaced = {example.id for example in human}
+    return [e for e in original if e.id not in replaced] + list(human)
+
+
+def human_mix(
+    human: Sequence[Example], paths: Sequence[Path], split: Split, weight: float
+) -> dict[str, object] | None:
+    """What the card records about the human-confirmed part of the training data."""
+    if not paths:
+        return None
+    ids = {example.id for example in human}
+    per_label: dict[str, int] = {}
+    for example in human:
+        for label in example.labels or ("benign",):
+            per_label[label] = per_label.get(label, 0) + 1
+    return {
+        "files": [path.name for path in paths],
+        "sha256": [file_sha256(path) for path in paths],
+        "rows": len(human),
+        "violations": sum(bool(example.labels) for example in human),
+        "benign": sum(not example.labels for example in human),
+        "per_label": dict(sorted(per_label.items())),
+        "in_train": sum(e.id in ids for e in split.train),
+        "in_validation": sum(e.id in ids for e in split.validation),
+        "weight": weight,
+    }
 
 
 def save(model: TrainedModel, models_dir: Path, *, activate_if_first: bool = True) -> Path:

@@ -24,7 +24,17 @@ from service.keys import KeyStore
 from service.middleware import BodyLimit, RequestMetrics
 from service.model_registry import ModelRegistry
 from service.moderation import Moderation
-from service.routes import appeals, console, console_appeals, health, reports, review, videos
+from service.routes import (
+    appeals,
+    audits,
+    console,
+    console_appeals,
+    health,
+    models,
+    reports,
+    review,
+    videos,
+)
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -95,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(videos.router)
     app.include_router(review.router)
     app.include_router(appeals.router)
+    app.include_router(audits.router)
+    app.include_router(models.router)
     app.include_router(reports.router)
     app.include_router(console.router)
     app.include_router(console_appeals.router)

@@ -171,7 +171,7 @@ class AuditLog(LeasedLog[AuditItem]):
                     "note": note,
                     "applied": applied if verdict is AuditVerdict.OVERTURN else False,
                 },
-                label=label if outcome.event is EventType.HUMAN_REMOVED else row["label"],
+                label=label or row["label"],  # an overturned allow: the label broken
                 data=data,
                 details={"audit": True},
             )

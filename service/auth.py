@@ -44,3 +44,4 @@ VideoReader = Annotated[ApiKey, Depends(require(Role.UPLOADER, Role.MODERATOR, R
 Moderator = Annotated[ApiKey, Depends(require(Role.MODERATOR))]
 AppealsReviewer = Annotated[ApiKey, Depends(require(Role.APPEALS_REVIEWER))]
 Analyst = Annotated[ApiKey, Depends(require(Role.ANALYST))]
+Admin = Annotated[ApiKey, Depends(require(Role.ADMIN))]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from classifier import ClassifierError, OnnxScorer, video_from_json
-from service import cli_reports, logs
+from service import cli_models, cli_reports, logs
 from service.domain import Role
 from service.errors import ServiceError
 from service.keys import KeyStore
@@ -80,9 +80,22 @@ def _parser() -> argparse.ArgumentParser:
         help="minimum document frequency of an n-gram (default: 2 words, 3 chars)",
     )
     train.add_argument(
+        "--human-labels",
+        type=Path,
+        action="append",
+        default=[],
+        help="a `mizan export-labels` file to add (repeatable); the card records the mix",
+    )
+    train.add_argument(
+        "--human-weight",
+        type=float,
+        help="weight of a human-labeled row against an original one (default: 1)",
+    )
+    train.add_argument(
         "--activate",
         action="store_true",
-        help="make it the active version (the first version always is)",
+        help="write it to models/ACTIVE, the champion until the first `mizan models activate` "
+        "(the first version always is)",
     )
     train.set_defaults(handler=_train)
 
@@ -153,6 +166,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--scale", type=float, default=1.0, help="multiply the uploads")
     simulate.set_defaults(handler=cli_reports.simulate)
+
+    cli_models.register(commands)
 
     rollups = commands.add_parser("rollups", help="the report's daily rollups")
     rollup_commands = rollups.add_subparsers(required=True, metavar="action")
@@ -245,7 +260,8 @@ def _reconcile(args: argparse.Namespace) -> ExitCode:
         f"open review items: {report['open_items']}; restored to Redis: {report['restored']}; "
         f"moved to their priority: {report['moved']}; taken out (decided): "
         f"{report['finished']}; open appeals: {report['appeals_open']}, restored: "
-        f"{report['appeals_restored']}; webhooks enqueued again: {report['webhooks']}"
+        f"{report['appeals_restored']}; open audits: {report['audits_open']}, restored: "
+        f"{report['audits_restored']}; webhooks enqueued again: {report['webhooks']}"
     )
     return 0
 
@@ -311,7 +327,9 @@ def _train(args: argparse.Namespace) -> ExitCode:
         config = replace(config, validation_share=args.validation_share)
     if args.min_df is not None:
         config = replace(config, word_min_df=args.min_df, char_min_df=args.min_df)
-    trained = train(args.data, config, args.version)
+    if args.human_weight is not None:
+        config = replace(config, human_weight=args.human_weight)
+    trained = train(args.data, config, args.version, args.human_labels)
     folder = save(trained, args.out)
     if args.activate:
         set_active_version(args.out, args.version)

@@ -7,7 +7,10 @@ latest human outcome winning:
 - ``human_removed`` and ``appeal_upheld``: the policy label (hate speech is also harassment,
   as in the training data);
 - ``human_approved`` and ``restored``: no label (benign). A restored *automated* removal is a
-  known false positive of the model, the most useful kind of example for the next training.
+  known false positive of the model, the most useful kind of example for the next training;
+- audits: a confirmed removal or an overturned allow is a violation (the removal's label, the
+  auditor's label); a confirmed allow or an overturned removal is benign (the latter another
+  known false positive).
 
 The text is the revision's title, description, hashtags and transcript joined by spaces.
 """
@@ -15,7 +18,7 @@ The text is the revision's title, description, hashtags and transcript joined by
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -30,6 +33,28 @@ HUMAN_OUTCOMES = {
     EventType.HUMAN_APPROVED.value: False,  # benign
     EventType.RESTORED.value: False,
 }
+AUDITS = {  # an audit's verdict on what the model did: a violation?
+    EventType.AUDIT_CONFIRMED.value: {"remove": True, "allow": False},
+    EventType.AUDIT_OVERTURNED.value: {"remove": False, "allow": True},
+}
+HUMAN_EVENTS = [*HUMAN_OUTCOMES, *AUDITS]
+
+
+def is_violation(event_type: str, data: Mapping[str, object] | None) -> bool:
+    """What a person's decision (event) says of the revision: a violation, or benign."""
+    if event_type in AUDITS:
+        return AUDITS[event_type][str((data or {}).get("audited_action"))]
+    return HUMAN_OUTCOMES[event_type]
+
+
+def is_false_positive(event_type: str, data: Mapping[str, object] | None) -> bool:
+    """A removal by the model that a person undid (appeal restored it, audit overturned it)."""
+    removed_by = str((data or {}).get("removed_by", ""))
+    if event_type == EventType.RESTORED.value:
+        return removed_by.startswith("model:")
+    return event_type == EventType.AUDIT_OVERTURNED.value and not is_violation(event_type, data)
+
+
 IMPLIED = {"hate_speech": ("hate_speech", "harassment")}  # every hate row is harassment too
 
 
@@ -74,23 +99,21 @@ def human_labels(engine: sa.Engine) -> Iterator[LabeledRevision]:
                 contents.c.revision == events.c.revision,
             ),
         )
-        .where(events.c.type.in_(list(HUMAN_OUTCOMES)))
+        .where(events.c.type.in_(HUMAN_EVENTS))
         .order_by(events.c.sequence)
     )
     latest: dict[tuple[str, int], LabeledRevision] = {}
     with engine.connect() as connection:
         for row in connection.execute(query):
-            violation = HUMAN_OUTCOMES[row.type]
+            violation = is_violation(row.type, row.data)
             labels = IMPLIED.get(row.label, (row.label,)) if violation and row.label else ()
-            removed_by = str((row.data or {}).get("removed_by", ""))
             latest[(row.video_id, row.revision)] = LabeledRevision(
                 id=f"mizan:{row.video_id}:{row.revision}",
                 text=_text(row.content),
                 labels=tuple(labels),
                 lang=row.language,
                 source_label=row.type,
-                false_positive=row.type == EventType.RESTORED.value
-                and removed_by.startswith("model:"),
+                false_positive=is_false_positive(row.type, row.data),
             )
     yield from latest.values()
 

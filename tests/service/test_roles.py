@@ -33,6 +33,14 @@ ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/appeals/{appeal_id}/release"): frozenset({Role.APPEALS_REVIEWER}),
     ("GET", "/v1/reports/enforcement"): frozenset({Role.ANALYST}),
     ("GET", "/v1/reports/statements-of-reasons"): frozenset({Role.ANALYST}),
+    ("GET", "/v1/audits/queues"): frozenset({Role.MODERATOR}),
+    ("POST", "/v1/audits/claim"): frozenset({Role.MODERATOR}),
+    ("POST", "/v1/audits/{audit_id}/decision"): frozenset({Role.MODERATOR}),
+    ("POST", "/v1/audits/{audit_id}/release"): frozenset({Role.MODERATOR}),
+    ("GET", "/v1/models"): frozenset({Role.ADMIN}),
+    ("POST", "/v1/models/{version}/activate"): frozenset({Role.ADMIN}),
+    ("POST", "/v1/models/{version}/shadow"): frozenset({Role.ADMIN}),
+    ("DELETE", "/v1/models/shadow"): frozenset({Role.ADMIN}),
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
@@ -45,6 +53,7 @@ BODIES: dict[str, object] = {
     "/v1/review/items/{item_id}/decision": {"verdict": "approve"},
     "/v1/videos/{video_id}/appeals": {"statement": "it is a cooking video"},
     "/v1/appeals/{appeal_id}/decision": {"verdict": "restore"},
+    "/v1/audits/{audit_id}/decision": {"verdict": "confirm"},
 }
 QUERIES = {
     "/v1/reports/enforcement": "?period=2023Q1",
@@ -59,6 +68,10 @@ ALLOWED_STATUS: dict[str, set[int]] = {
     "/v1/appeals/claim": {200, 204},
     "/v1/appeals/{appeal_id}/decision": {404},
     "/v1/appeals/{appeal_id}/release": {404},
+    "/v1/audits/claim": {200, 204},
+    "/v1/audits/{audit_id}/decision": {404},
+    "/v1/audits/{audit_id}/release": {404},
+    "/v1/models/{version}/shadow": {409},  # the champion cannot shadow itself
 }
 
 
@@ -85,6 +98,7 @@ def test_access(
     allowed = ROLES[(method, path)]
     headers = make_key(role) if role else {}
     url = path.replace("{video_id}", "m0").replace("{item_id}", "r0").replace("{appeal_id}", "a0")
+    url = url.replace("{audit_id}", "a0").replace("{version}", "1.0.0")
     url += QUERIES.get(path, "")
     if "{video_id}" in path:  # the video must exist for the allowed roles to succeed
         client.post("/v1/videos/score", json=video("m0"), headers=make_key(Role.UPLOADER))
