@@ -16,6 +16,10 @@ Definitions, as the report's readers know them:
 
 Per label, uploads are not split (an upload has no label): a label's removal rate is its
 removals over all uploads of the scope, and its share of removals is shown beside it.
+
+Beside the counts: the measured precision of automated removal per label, from the audits
+decided in the period (service/audit_report.py), and, per day and model version, the score
+distribution of each label and the share of each action (service/drift.py; all regions).
 """
 
 from __future__ import annotations
@@ -26,11 +30,14 @@ import datetime as dt
 import io
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from service import drift
+from service.audit_report import AuditFigures, audit_figures, measure
+from service.drift import DayOfModel
 from service.errors import InvalidRequestError
 from service.rollups import COUNTERS
 from service.tables import rollups
@@ -121,6 +128,10 @@ class Report:
     total: tuple[Metrics, Metrics]  # (this period, the previous one)
     by_region: Mapping[str, tuple[Metrics, Metrics]]
     by_label: Mapping[str, tuple[Metrics, Metrics]]
+    # How often automation was right, from the audits decided in the period
+    audits: AuditFigures = field(default_factory=lambda: measure(()))
+    # Each day's score histograms and action counts per model version (all regions)
+    drift: Sequence[DayOfModel] = ()
 
     def to_json(self) -> dict[str, object]:
         def side(pair: tuple[Metrics, Metrics], removals_total: int | None) -> dict[str, object]:
@@ -161,6 +172,18 @@ class Report:
             "total": side(self.total, None),
             "by_region": {key: side(pair, None) for key, pair in self.by_region.items()},
             "by_label": {key: side(pair, total_removals) for key, pair in self.by_label.items()},
+            "audits": self.audits.to_json(),
+            "drift": [
+                {
+                    "day": day.day.isoformat(),
+                    "model_version": day.model_version,
+                    "decisions": day.decisions,
+                    "action_shares": {k: round(v, 4) for k, v in day.action_shares().items()},
+                    "mean_scores": {k: round(v, 4) for k, v in day.mean_scores().items()},
+                    "score_histograms": {k: list(v) for k, v in sorted(day.histograms.items())},
+                }
+                for day in self.drift
+            ],
         }
 
     def to_csv(self) -> str:
@@ -205,6 +228,34 @@ class Report:
                         bottom,
                     ]
                 )
+        for name, figures in (
+            ("automated_removal_precision", self.audits.removal_precision),
+            ("allowed_found_violating", self.audits.allowed_violating),
+        ):
+            for key, measured in sorted(figures.items()):
+                share = measured.share
+                writer.writerow(
+                    [
+                        self.period.name,
+                        "audit",
+                        key,
+                        name,
+                        "" if share is None else f"{share:.6f}",
+                        "",
+                        "",
+                        measured.hits,
+                        measured.audited,
+                    ]
+                )
+        for day in self.drift:
+            key = f"{day.day.isoformat()}/{day.model_version}"
+            for action, share in day.action_shares().items():
+                numerator = day.actions[action]
+                row = [f"share_{action}", f"{share:.6f}", "", "", numerator, day.decisions]
+                writer.writerow([self.period.name, "drift", key, *row])
+            for label, mean in day.mean_scores().items():
+                row = [f"mean_score_{label}", f"{mean:.6f}", "", "", "", ""]
+                writer.writerow([self.period.name, "drift", key, *row])
         return out.getvalue()
 
 
@@ -255,6 +306,13 @@ def enforcement_report(
             )
             for lab in labels
         },
+        audits=audit_figures(
+            engine,
+            dt.datetime.combine(period.start, dt.time(), dt.UTC),
+            dt.datetime.combine(period.end, dt.time(), dt.UTC),
+            region,
+        ),
+        drift=drift.daily(engine, period.start, period.end),
     )
 
 

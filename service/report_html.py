@@ -92,7 +92,57 @@ def body(report: Report) -> str:
 <h2>Removals by policy</h2>{_bars(by_label, percent=False)}
 <h2>The three rates</h2>{_bars(three, percent=True)}
 <h2>Removals by region</h2>{_bars(by_region, percent=False)}
+{_audits(report)}
+{_drift(report)}
 """
+
+
+def _audits(report: Report) -> str:
+    """How often automation was right, per label, from the period's audits."""
+    rows = []
+    for title, figures in (
+        ("automated removals confirmed", report.audits.removal_precision),
+        ("allowed videos found violating", report.audits.allowed_violating),
+    ):
+        for label, measured in sorted(figures.items()):
+            interval = measured.interval()
+            share = "n/a" if measured.share is None else f"{measured.share:.1%}"
+            ci = "" if interval is None else f"{interval[0]:.1%} to {interval[1]:.1%}"
+            rows.append(
+                f"<tr><th>{html.escape(title)}</th><td>{html.escape(label)}</td><td>{share}</td>"
+                f"<td>{measured.hits:,} / {measured.audited:,}</td><td>{ci}</td></tr>"
+            )
+    if not rows:
+        rows.append('<tr><td colspan="5">No audit was decided in this period.</td></tr>')
+    return (
+        '<h2>Audits of automation</h2><table class="report" id="audits"><tr><th></th>'
+        "<th>label</th><th>measured</th><th>of audited</th><th>95% interval</th></tr>"
+        f"{''.join(rows)}</table><p>{report.audits.open_audits:,} audits waiting.</p>"
+    )
+
+
+def _drift(report: Report) -> str:
+    """Per day and model version: the mix of actions and each label's mean score."""
+    if not report.drift:
+        return ""
+    labels = sorted({label for day in report.drift for label in day.histograms})
+    head = "".join(f"<th>{html.escape(label)}</th>" for label in labels)
+    rows = []
+    for day in report.drift:
+        shares = day.action_shares()
+        means = day.mean_scores()
+        cells = "".join(f"<td>{means.get(label, 0.0):.3f}</td>" for label in labels)
+        rows.append(
+            f"<tr><th>{day.day}</th><td>{html.escape(day.model_version)}</td>"
+            f"<td>{day.decisions:,}</td><td>{shares.get('remove', 0.0):.1%}</td>"
+            f"<td>{shares.get('review', 0.0):.1%}</td><td>{shares.get('allow', 0.0):.1%}</td>"
+            f"{cells}</tr>"
+        )
+    return (
+        "<h2>Drift: actions and mean scores per day and model</h2>"
+        '<table class="report" id="drift"><tr><th>day</th><th>model</th><th>scored</th>'
+        f"<th>removed</th><th>review</th><th>allowed</th>{head}</tr>{''.join(rows)}</table>"
+    )
 
 
 def render(report: Report) -> str:
