@@ -29,6 +29,7 @@ from service.routes import (
     audits,
     console,
     console_appeals,
+    console_audits,
     health,
     models,
     reports,
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(console.router)
     app.include_router(console_appeals.router)
+    app.include_router(console_audits.router)
     app.include_router(health.router)
 
     def limit_for(path: str) -> int:

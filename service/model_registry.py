@@ -99,13 +99,15 @@ def history(engine: sa.Engine, limit: int = 100) -> list[Activation]:
 
 
 def available(models_dir: Path) -> list[ModelCard]:
-    """Every version folder with a readable card, oldest first."""
+    """Every version folder with a readable card naming that version, oldest first."""
     cards = []
     for folder in sorted(path for path in models_dir.iterdir() if path.is_dir()):
         try:
-            cards.append(ModelCard.load(folder))
+            card = ModelCard.load(folder)
         except ModelError:
             continue  # not a model folder (or a half-written one): not offered
+        if card.version == folder.name:
+            cards.append(card)
     return sorted(cards, key=lambda card: (card.created_at, card.version))
 
 
@@ -200,6 +202,8 @@ class ModelRegistry:
 
     def _scorer(self, version: str) -> OnnxScorer:
         scorer = load_version(self._models_dir, version, self._threads)
+        if scorer.version != version:  # decisions would be logged under the wrong version
+            raise ModelError(f"{self._models_dir / version} holds a card of {scorer.version}")
         self._policy.check_covers(scorer.card)
         return scorer
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 
+from service.audit_report import AuditFigures
 from service.report import RATES, Report
 from service.rollups import COUNTERS
 
@@ -92,17 +93,17 @@ def body(report: Report) -> str:
 <h2>Removals by policy</h2>{_bars(by_label, percent=False)}
 <h2>The three rates</h2>{_bars(three, percent=True)}
 <h2>Removals by region</h2>{_bars(by_region, percent=False)}
-{_audits(report)}
+{audits_section(report.audits)}
 {_drift(report)}
 """
 
 
-def _audits(report: Report) -> str:
+def audits_section(audits: AuditFigures) -> str:
     """How often automation was right, per label, from the period's audits."""
     rows = []
     for title, figures in (
-        ("automated removals confirmed", report.audits.removal_precision),
-        ("allowed videos found violating", report.audits.allowed_violating),
+        ("automated removals confirmed", audits.removal_precision),
+        ("allowed videos found violating", audits.allowed_violating),
     ):
         for label, measured in sorted(figures.items()):
             interval = measured.interval()
@@ -117,7 +118,7 @@ def _audits(report: Report) -> str:
     return (
         '<h2>Audits of automation</h2><table class="report" id="audits"><tr><th></th>'
         "<th>label</th><th>measured</th><th>of audited</th><th>95% interval</th></tr>"
-        f"{''.join(rows)}</table><p>{report.audits.open_audits:,} audits waiting.</p>"
+        f"{''.join(rows)}</table><p>{audits.open_audits:,} audits waiting.</p>"
     )
 
 

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from classifier import Video
 from review_queue import QueueStats
 from service.domain import Role, Verdict
 from service.errors import AuthenticationError, ServiceError
@@ -361,7 +362,7 @@ def _report(request: Request, period: str, region: str | None) -> Any:
 def report_page(request: Request, period: str = "", region: str = "") -> Response:
     try:
         current_user(request, Role.ANALYST)
-        chosen = period or _this_quarter()
+        chosen = period or this_quarter()
         report = _report(request, chosen, region)
     except ConsoleError as exc:
         return error_page(request, exc)
@@ -381,7 +382,7 @@ def report_page(request: Request, period: str = "", region: str = "") -> Respons
 def report_csv(request: Request, period: str = "", region: str = "") -> Response:
     try:
         current_user(request, Role.ANALYST)
-        report = _report(request, period or _this_quarter(), region)
+        report = _report(request, period or this_quarter(), region)
     except ConsoleError as exc:
         return error_page(request, exc)
     except ServiceError as exc:
@@ -393,6 +394,14 @@ def report_csv(request: Request, period: str = "", region: str = "") -> Response
     )
 
 
-def _this_quarter() -> str:
+def transcript_text(content: Video | None) -> str:
+    """A video's transcript as one text (segments joined), for pages that do not time it."""
+    if content is None:
+        return ""
+    transcript = content.transcript
+    return transcript if isinstance(transcript, str) else " ".join(s.text for s in transcript)
+
+
+def this_quarter() -> str:
     today = dt.datetime.now(dt.UTC).date()
     return f"{today.year}Q{(today.month - 1) // 3 + 1}"
