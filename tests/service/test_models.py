@@ -23,6 +23,7 @@ from service.app import create_app
 from service.domain import Role
 from service.models import load_version
 from service.settings import Settings
+from service.shadow_report import Compared, compare
 from service.tables import decisions, model_activations, shadow_scores
 from tests.service.conftest import MISINFORMATION, SPAM, upload, video
 from tests.service.model_versions import CHALLENGER, REFERENCE, broken_copy, two_versions
@@ -300,3 +301,70 @@ def test_json_cards_name_the_training_mix(models_dir: Path) -> None:
     card = json.loads((models_dir / CHALLENGER / "card.json").read_text())
     assert card["training"]["mix"] == {"original": card["training"]["rows"], "human": 0}
     assert card["training"]["human_labels"] is None
+
+
+def test_shadow_comparison_is_counted_by_hand() -> None:
+    rows = [
+        Compared("remove", "remove", True),  # both right
+        Compared("remove", "review", False),  # champion wrong removal; challenger flags it
+        Compared("allow", "remove", True),  # challenger catches a miss
+        Compared("review", "allow", None),  # nobody has decided it
+        Compared("allow", "allow", False),
+    ]
+    report = compare(rows, [REFERENCE], CHALLENGER)
+    assert report.videos == 5
+    assert report.agreement == 2 / 5
+    assert report.would_remove == {"champion": 2, "challenger": 2}
+    assert (report.human_decided, report.violations) == (4, 2)
+    champion, challenger = (report.quality[n].to_json() for n in ("champion", "challenger"))
+    assert champion["removal_precision"] == 0.5  # 1 of its 2 removals was a violation
+    assert champion["removal_recall"] == 0.5  # 1 of 2 violations
+    assert challenger["removal_precision"] == 1.0
+    assert challenger["removal_recall"] == 1.0  # both violations
+    assert challenger["flag_precision"] == round(2 / 3, 4)
+    assert challenger["flag_recall"] == 1.0
+    assert report.to_json()["actions"]["allow->remove"] == 1  # type: ignore[index]
+
+
+def test_shadow_report_on_served_traffic(
+    app_client: TestClient, lifecycle: Settings, tmp_path: Path
+) -> None:
+    """Scored with a shadow, some decided by a moderator since: `mizan shadow-report` counts
+    them as the decision log has them."""
+    admin, uploader = keys(app_client, Role.ADMIN), keys(app_client, Role.UPLOADER)
+    moderator = keys(app_client, Role.MODERATOR)
+    app_client.post(f"/v1/models/{CHALLENGER}/shadow", headers=admin)
+    for i, content in enumerate(CONTENTS):
+        app_client.post("/v1/videos/score", json=video(f"r{i}", **content), headers=uploader)
+    claimed = app_client.post("/v1/review/claim", headers=moderator).json()  # misinformation
+    app_client.post(
+        f"/v1/review/items/{claimed['item']['item_id']}/decision",
+        json={"verdict": "remove", "label": "misinformation"},
+        headers=moderator,
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MIZAN_DATABASE_URL": lifecycle.effective_database_url(),
+        "MIZAN_STATE_DIR": str(tmp_path / "cli-state"),
+    }
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    done = subprocess.run(
+        [*CLI, "shadow-report", "--from", today, "--to", today, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["challenger"], report["videos"]) == (CHALLENGER, len(CONTENTS))
+    assert report["human_decided"] == 1
+    assert report["violations_found"] == 1
+    assert report["quality"]["champion"]["flag_recall"] == 1.0  # it sent the video to review
+    text = subprocess.run(
+        [*CLI, "shadow-report", "--from", today, "--to", today],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"challenger {CHALLENGER} beside champion {REFERENCE}" in text
