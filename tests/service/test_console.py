@@ -23,7 +23,7 @@ from service.app import create_app
 from service.domain import Role
 from service.keys import KeyStore
 from service.settings import Settings
-from tests.service.conftest import MISINFORMATION, video
+from tests.service.conftest import MISINFORMATION, SPAM, video
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -193,3 +193,37 @@ def test_an_incomplete_form_gets_a_page_not_json(server: Server) -> None:
     assert response.headers["content-type"].startswith("text/html")
     api = httpx.post(f"{server.base}/v1/videos/score", json={})
     assert api.headers["content-type"] == "application/problem+json"  # the API is unchanged
+
+
+def test_a_moderator_audits_the_models_decisions(
+    settings: Settings, redis: Redis, browser: Browser
+) -> None:
+    running = Server(
+        settings.model_copy(update={"console_secure_cookie": False, "audit_share": 1.0})
+    )
+    try:
+        uploader = {"Authorization": f"Bearer {running.key('pipeline', Role.UPLOADER)}"}
+        for video_id, fields in (("u1", SPAM), ("u2", {})):
+            httpx.post(
+                f"{running.base}/v1/videos/score", json=video(video_id, **fields), headers=uploader
+            )
+        page = browser.new_page()
+        sign_in(page, running.base, running.key("sana", Role.MODERATOR))
+        page.click("a:has-text('Audits')")
+        expect(page.locator("#audits")).to_contain_text("No audit was decided")
+        page.locator("button:has-text('Next audit')").press("Enter")
+        expect(page.locator("#audited")).to_contain_text("removed")  # the oldest: the spam
+        expect(page.locator("#audited")).to_contain_text("spam")
+        first = page.url
+        page.keyboard.press("o")  # overturn: restore it
+        page.wait_for_url(lambda url: url != first and "/console/audits/" in url)
+        expect(page.locator("#audited")).to_contain_text("allowed")
+        page.keyboard.press("c")  # confirm
+        expect(page.locator("main")).to_contain_text("No audit waits for you")
+        page.goto(f"{running.base}/console/audits")
+        expect(page.locator("#audits")).to_contain_text("automated removals confirmed")
+        expect(page.locator("#audits")).to_contain_text("0 / 1")
+        restored = httpx.get(f"{running.base}/v1/videos/u1", headers=uploader).json()
+        assert restored["status"] == "restored"
+    finally:
+        running.stop()
