@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             threads=settings.scorer_threads,
             refresh_s=settings.model_refresh_s,
         )
+        registry.start()
         champion = registry.lineup().champion
 
         def count(decision: Decision) -> None:
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            registry.close()
             parts.close()
 
     app = FastAPI(

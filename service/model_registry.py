@@ -2,10 +2,11 @@
 
 The database decides (table ``model_activations``, append-only): the latest ``champion`` row
 names the version that acts, the latest ``shadow`` row the challenger scored beside it (or
-none). Before the first activation, ``models/ACTIVE`` names the champion. Every API process
-asks the database at most every ``refresh_s`` seconds; when the answer changes, it loads the
-new version in a background thread while the old one keeps serving, then swaps, so a promotion
-or rollback reaches every process within seconds, and no request fails or waits for a load.
+none). Before the first activation, ``models/ACTIVE`` names the champion. A thread in every
+API process asks the database every ``refresh_s`` seconds; when the answer changes, it loads
+the new version while the old one keeps serving, then swaps one reference, so a promotion or
+rollback reaches every process within seconds and no request fails, waits for a load or runs a
+query for it.
 
 Activating checks first, in the caller's process, that the version loads (its onnx file
 matches its card) and that the policy covers its labels: a version that cannot serve is refused
@@ -18,7 +19,6 @@ import datetime as dt
 import enum
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,58 +120,50 @@ class ModelRegistry:
         *,
         threads: int = 1,
         refresh_s: float = 2.0,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._models_dir = models_dir
         self._policy = policy
         self._threads = threads
         self._refresh_s = refresh_s
-        self._monotonic = monotonic
-        self._lock = threading.Lock()  # one refresh at a time; requests never wait on it
-        versions = versions_in_force(engine, models_dir)
-        self._lineup = self._load(versions)
-        self._checked_at = monotonic()
+        self._lock = threading.Lock()  # one swap at a time; requests never take it
+        self._stopping = threading.Event()
+        self._follower: threading.Thread | None = None
+        self._lineup = self._load(versions_in_force(engine, models_dir))
 
     # serving -------------------------------------------------------------------------------
 
     def lineup(self) -> Lineup:
-        """The scorers to use now. Costs a dictionary read, plus a small query every
-        refresh_s seconds; a change found is loaded in the background."""
-        if self._monotonic() - self._checked_at >= self._refresh_s:
-            self._refresh_in_background()
+        """The scorers to use now: an attribute read, never a query or a load."""
         return self._lineup
 
+    def start(self) -> None:
+        """Follow the database from a background thread, every refresh_s seconds."""
+        if self._follower is None:
+            self._stopping.clear()
+            self._follower = threading.Thread(
+                target=self._follow, name="model-registry", daemon=True
+            )
+            self._follower.start()
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._follower is not None:
+            self._follower.join(timeout=30)
+            self._follower = None
+
     def refresh(self) -> Lineup:
-        """Bring this process in line with the database now (and wait for the load)."""
+        """Bring this process in line with the database now (loading what changed)."""
         with self._lock:
-            self._checked_at = self._monotonic()
             self._swap_to(versions_in_force(self._engine, self._models_dir))
         return self._lineup
 
-    def _refresh_in_background(self) -> None:
-        if not self._lock.acquire(blocking=False):
-            return  # another request is already checking
-        self._checked_at = self._monotonic()
-        try:
-            versions = versions_in_force(self._engine, self._models_dir)
-        except Exception:  # the database is away: keep serving what is loaded
-            self._lock.release()
-            log.warning("models.refresh_failed", exc_info=True)
-            return
-        if versions == self._versions(self._lineup):
-            self._lock.release()
-            return
-        thread = threading.Thread(target=self._swap_in_thread, args=(versions,), daemon=True)
-        thread.start()  # releases the lock when done
-
-    def _swap_in_thread(self, versions: Versions) -> None:
-        try:
-            self._swap_to(versions)
-        except Exception:  # a broken folder: keep the old lineup, try again next refresh
-            log.exception("models.load_failed", extra={"champion": versions.champion})
-        finally:
-            self._lock.release()
+    def _follow(self) -> None:
+        while not self._stopping.wait(self._refresh_s):
+            try:
+                self.refresh()
+            except Exception:  # the database away, a broken folder: keep serving, try again
+                log.warning("models.refresh_failed", exc_info=True)
 
     def _swap_to(self, versions: Versions) -> None:
         before = self._versions(self._lineup)
@@ -246,11 +238,8 @@ class ModelRegistry:
             raise ConflictError(f"model {version} cannot serve: {exc}") from exc
 
     def _apply_now(self) -> Versions:
-        with self._lock:
-            self._checked_at = self._monotonic()
-            versions = versions_in_force(self._engine, self._models_dir)
-            self._swap_to(versions)
-        return versions
+        self.refresh()
+        return self._versions(self._lineup)
 
 
 def _append(
