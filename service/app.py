@@ -30,6 +30,7 @@ from service.routes import (
     console,
     console_appeals,
     console_audits,
+    console_review,
     health,
     models,
     reports,
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(reports.router)
     app.include_router(console.router)
+    app.include_router(console_review.router)
     app.include_router(console_appeals.router)
     app.include_router(console_audits.router)
     app.include_router(health.router)

@@ -23,12 +23,12 @@ from fastapi.templating import Jinja2Templates
 
 from classifier import Video
 from review_queue import QueueStats
-from service.domain import Role, Verdict
+from service.domain import Role
 from service.errors import AuthenticationError, ServiceError
 from service.keys import ApiKey, KeyStore
 from service.report import enforcement_report, parse_period
 from service.report_html import body as report_body
-from service.review import ItemView, Review
+from service.review import Review
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -165,6 +165,8 @@ def _sections(request: Request, user: ApiKey) -> list[dict[str, object]]:
     sections: list[dict[str, object]] = []
     if Role.MODERATOR in user.roles:
         sections.append({"name": "Review", "queues": rows(_review(request).stats(target_s))})
+        audits = request.app.state.audits.stats(target_s)
+        sections.append({"name": "Audits", "queues": rows(audits)})
     if Role.APPEALS_REVIEWER in user.roles:
         appeals = request.app.state.appeals.stats(target_s)
         sections.append({"name": "Appeals", "queues": rows(appeals)})
@@ -196,42 +198,7 @@ def queues_table(request: Request) -> Response:
     return page(request, "queues_table.html", sections=_sections(request, user))
 
 
-# the review workbench ----------------------------------------------------------------------
-
-
-@router.get("/review")
-def review_home(request: Request, state: str = "") -> Response:
-    try:
-        current_user(request, Role.MODERATOR)
-    except ConsoleError as exc:
-        return error_page(request, exc)
-    message = STATES.get(
-        state, "Take the next item of your queues (highest priority, oldest first)."
-    )
-    return page(
-        request,
-        "message.html",
-        title="Review",
-        message=message,
-        action="/console/review/next",
-        action_label="Next item",
-    )
-
-
-STATES = {
-    "empty": "Nothing waits for you.",
-    "unavailable": "The queue is not answering just now; your last decision was saved.",
-}
-
-
-@router.post("/review/next")
-def review_next(request: Request, csrf: Csrf) -> Response:
-    try:
-        check_csrf(request, csrf)
-        user = current_user(request, Role.MODERATOR)
-    except ConsoleError as exc:
-        return error_page(request, exc)
-    return claim_next(request, user)
+# shared by the workbenches (service/routes/workbench.py) --------------------------------
 
 
 def claim_redirect(claim: Callable[[], str | None], workbench: str) -> Response:
@@ -245,110 +212,6 @@ def claim_redirect(claim: Callable[[], str | None], workbench: str) -> Response:
     if item_id is None:
         return RedirectResponse(f"{workbench}?state=empty", status_code=303)
     return RedirectResponse(f"{workbench}/{item_id}", status_code=303)
-
-
-def claim_next(request: Request, user: ApiKey) -> Response:
-    def claim() -> str | None:
-        view = _review(request).claim(user.actor, user.languages)
-        return view.item.item_id if view else None
-
-    return claim_redirect(claim, "/console/review")
-
-
-@router.get("/review/{item_id}")
-def review_item(request: Request, item_id: str) -> Response:
-    try:
-        user = current_user(request, Role.MODERATOR)
-        view = _review(request).view(item_id)
-    except ConsoleError as exc:
-        return error_page(request, exc)
-    except ServiceError:
-        return page(request, "message.html", 404, title="Review", message="No such item.")
-    if view.item.claimed_by != user.actor:
-        return page(
-            request, "message.html", 409, title="Review", message="You do not hold this item."
-        )
-    return page(request, "item.html", title="Review", **_item_context(view))
-
-
-def _item_context(view: ItemView) -> dict[str, Any]:
-    content = view.content
-    evidence = {e.text: e.label for e in view.decision.evidence}
-    segments: list[dict[str, Any]] = []
-    if content is not None:
-        transcript = content.transcript
-        parts = (
-            [(None, transcript)]
-            if isinstance(transcript, str)
-            else [(s.start_s, s.text) for s in transcript]
-        )
-        for start, text in parts:
-            flagged = next((label for said, label in evidence.items() if text in said), None)
-            when = f"{int(start) // 60}:{int(start) % 60:02d}" if start is not None else ""
-            segments.append({"when": when, "text": text, "flagged": flagged})
-    thresholds = view.decision.thresholds
-    scores = [
-        {
-            "label": label,
-            "score": score,
-            "review": thresholds.get(label, {}).get("review"),
-            "remove": thresholds.get(label, {}).get("remove"),
-        }
-        for label, score in view.decision.scores.items()
-    ]
-    expires = view.item.lease_expires_at or dt.datetime.now(dt.UTC)
-    left = max(0, int((expires - dt.datetime.now(dt.UTC)).total_seconds()))
-    return {
-        "item": view.item,
-        "video": view.video,
-        "decision": view.decision,
-        "content": content or {"title": "", "description": "", "hashtags": []},
-        "segments": segments,
-        "scores": scores,
-        "lease_expires": expires.isoformat(),
-        "lease_left": f"{left // 60} min {left % 60:02d} s",
-    }
-
-
-@router.post("/review/{item_id}/decide")
-def review_decide(
-    request: Request,
-    item_id: str,
-    csrf: Csrf,
-    verdict: Annotated[str, Form()],
-    label: Annotated[str | None, Form()] = None,
-    note: Annotated[str | None, Form()] = None,
-) -> Response:
-    try:
-        check_csrf(request, csrf)
-        user = current_user(request, Role.MODERATOR)
-    except ConsoleError as exc:
-        return error_page(request, exc)
-    try:
-        chosen = Verdict(verdict)
-        _review(request).decide(
-            item_id,
-            user.actor,
-            chosen,
-            label if chosen is Verdict.REMOVE else None,
-            (note or "").strip()[:2000] or None,
-        )
-    except (ValueError, ServiceError) as exc:
-        return page(request, "message.html", 409, title="Not decided", message=str(exc))
-    return claim_next(request, user)  # the next item opens
-
-
-@router.post("/review/{item_id}/release")
-def review_release(request: Request, item_id: str, csrf: Csrf) -> Response:
-    try:
-        check_csrf(request, csrf)
-        user = current_user(request, Role.MODERATOR)
-        _review(request).release(item_id, user.actor)
-    except ConsoleError as exc:
-        return error_page(request, exc)
-    except ServiceError as exc:
-        return page(request, "message.html", 409, title="Not released", message=str(exc))
-    return RedirectResponse("/console/review", status_code=303)
 
 
 # the report --------------------------------------------------------------------------------

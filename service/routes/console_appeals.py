@@ -5,21 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from service.appeals import Appeals
 from service.domain import AppealVerdict, Role
 from service.errors import ServiceError
-from service.keys import ApiKey
 from service.routes.console import (
     ConsoleError,
     Csrf,
     check_csrf,
-    claim_redirect,
     current_user,
     error_page,
     page,
 )
+from service.routes.workbench import Workbench
 
 router = APIRouter(prefix="/console/appeals", include_in_schema=False)
 
@@ -42,24 +41,6 @@ def appeals_home(request: Request, state: str = "") -> Response:
         action="/console/appeals/next",
         action_label="Next appeal",
     )
-
-
-@router.post("/next")
-def appeals_next(request: Request, csrf: Csrf) -> Response:
-    try:
-        check_csrf(request, csrf)
-        user = current_user(request, Role.APPEALS_REVIEWER)
-    except ConsoleError as exc:
-        return error_page(request, exc)
-    return claim_next(request, user)
-
-
-def claim_next(request: Request, user: ApiKey) -> Response:
-    def claim() -> str | None:
-        view = _appeals(request).claim(user.actor, user.languages)
-        return view.appeal.item_id if view else None
-
-    return claim_redirect(claim, "/console/appeals")
 
 
 @router.get("/{item_id}")
@@ -106,22 +87,15 @@ def appeal_decide(
         _appeals(request).decide(item_id, user.actor, chosen, text)
     except (ValueError, ServiceError) as exc:
         return page(request, "message.html", 409, title="Not decided", message=str(exc))
-    return claim_next(request, user)
-
-
-@router.post("/{item_id}/release")
-def appeal_release(request: Request, item_id: str, csrf: Csrf) -> Response:
-    try:
-        check_csrf(request, csrf)
-        user = current_user(request, Role.APPEALS_REVIEWER)
-        _appeals(request).release(item_id, user.actor)
-    except ConsoleError as exc:
-        return error_page(request, exc)
-    except ServiceError as exc:
-        return page(request, "message.html", 409, title="Not released", message=str(exc))
-    return RedirectResponse("/console/appeals", status_code=303)
+    return WORKBENCH.claim_next(request, user)
 
 
 def _appeals(request: Request) -> Appeals:
     appeals: Appeals = request.app.state.appeals
     return appeals
+
+
+WORKBENCH = Workbench(
+    "/console/appeals", Role.APPEALS_REVIEWER, _appeals, lambda view: view.appeal.item_id
+)
+WORKBENCH.add_routes(router)

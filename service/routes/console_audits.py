@@ -7,26 +7,25 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from service.audit_report import audit_figures
 from service.audits import Audits
 from service.domain import AuditVerdict, Role
 from service.errors import ServiceError
-from service.keys import ApiKey
 from service.report import parse_period
 from service.report_html import audits_section
 from service.routes.console import (
     ConsoleError,
     Csrf,
     check_csrf,
-    claim_redirect,
     current_user,
     error_page,
     page,
     this_quarter,
     transcript_text,
 )
+from service.routes.workbench import Workbench
 
 router = APIRouter(prefix="/console/audits", include_in_schema=False)
 
@@ -57,24 +56,6 @@ def audits_home(request: Request, state: str = "") -> Response:
         period=quarter.name,
         figures=audits_section(figures),
     )
-
-
-@router.post("/next")
-def audits_next(request: Request, csrf: Csrf) -> Response:
-    try:
-        check_csrf(request, csrf)
-        user = current_user(request, Role.MODERATOR)
-    except ConsoleError as exc:
-        return error_page(request, exc)
-    return claim_next(request, user)
-
-
-def claim_next(request: Request, user: ApiKey) -> Response:
-    def claim() -> str | None:
-        view = _audits(request).claim(user.actor, user.languages)
-        return view.item.item_id if view else None
-
-    return claim_redirect(claim, "/console/audits")
 
 
 @router.get("/{item_id}")
@@ -127,22 +108,13 @@ def audit_decide(
         _audits(request).decide(item_id, user.actor, chosen, named, text)
     except (ValueError, ServiceError) as exc:
         return page(request, "message.html", 409, title="Not decided", message=str(exc))
-    return claim_next(request, user)
-
-
-@router.post("/{item_id}/release")
-def audit_release(request: Request, item_id: str, csrf: Csrf) -> Response:
-    try:
-        check_csrf(request, csrf)
-        user = current_user(request, Role.MODERATOR)
-        _audits(request).release(item_id, user.actor)
-    except ConsoleError as exc:
-        return error_page(request, exc)
-    except ServiceError as exc:
-        return page(request, "message.html", 409, title="Not released", message=str(exc))
-    return RedirectResponse("/console/audits", status_code=303)
+    return WORKBENCH.claim_next(request, user)
 
 
 def _audits(request: Request) -> Audits:
     audits: Audits = request.app.state.audits
     return audits
+
+
+WORKBENCH = Workbench("/console/audits", Role.MODERATOR, _audits, lambda view: view.item.item_id)
+WORKBENCH.add_routes(router)
