@@ -1,6 +1,7 @@
 """POST /v1/videos/score through a real server, beside the bare FastAPI ceiling and the scorer.
 
     .venv/bin/python bench/service_throughput.py [--seconds 20] [--workers 2] [--postgres URL]
+        [--shadow]
 
 Needs wrk (Debian: apt-get install wrk). For a title-only video and a 1,500-word transcript:
 
@@ -204,18 +205,39 @@ def scorer_alone(case: dict[str, str], processes: int, seconds: float) -> float:
     return sum(queue.get() for _ in workers)
 
 
+SHADOW = "1.0.0-shadow"
+
+
+def shadow_models(folder: Path) -> Path:
+    """The committed models plus a copy of the active one under another version name."""
+    models = folder / "models"
+    shutil.copytree(PROJECT_ROOT / "models", models)
+    active = (models / "ACTIVE").read_text().strip()
+    shutil.copytree(models / active, models / SHADOW)
+    card = models / SHADOW / "card.json"
+    card.write_text(card.read_text().replace(f'"version": "{active}"', f'"version": "{SHADOW}"'))
+    return models
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--postgres", help="also run against this PostgreSQL URL")
+    parser.add_argument(
+        "--shadow",
+        action="store_true",
+        help="also run on SQLite with a challenger in shadow (a copy of the model: same cost)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
 
-    databases = {"SQLite": None}
+    databases: dict[str, str | None] = {"SQLite": None}
     if args.postgres:
         databases["PostgreSQL"] = args.postgres
+    if args.shadow:
+        databases["SQLite, shadow on"] = None
     rows = []
     bare_port = free_port()
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
@@ -265,6 +287,9 @@ def main() -> None:
             env["MIZAN_DATABASE_URL"] = (
                 f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
             )
+        if database.endswith("shadow on"):
+            env["MIZAN_MODELS_DIR"] = str(shadow_models(state))
+            subprocess.run([*CLI, "models", "shadow", SHADOW], env=env, check=True)
         key = uploader_key(env, "bench")
         with process([*CLI, "serve"], env):
             base = f"http://127.0.0.1:{port}"
