@@ -2,11 +2,12 @@
 opened in the scoring transaction, worked under a lease like review items
 (service/leased_log.py), and decided (confirm or overturn) in one transaction.
 
-An overturn acts when the video is still as the model left it: a removal still standing is
-restored (``audit_overturned``, status restored, webhook "restored"); an allowed video still
-live is removed by the auditor (``human_removed``, webhook "removed"). A video that moved on
-(edited, reported into review, appealed) is left to that process and the verdict is only
-recorded (``applied`` false). Either way the verdict counts in the measured precision.
+An overturn acts when the video is still as the model left it (the same revision, and no
+person has acted on it: no review, report, appeal or restoration since): a removal still
+standing is restored (``audit_overturned``, status restored, webhook "restored"); an allowed
+video still live is removed by the auditor (``human_removed``, webhook "removed"). A video that
+moved on is left to that process and the verdict is only recorded (``applied`` false), so an
+audit never undoes a person's decision. Either way the verdict counts in the measured precision.
 """
 
 from __future__ import annotations
@@ -34,11 +35,33 @@ from service.effects import Effects, QueueChange
 from service.leased_log import LeasedLog, Outcome
 from service.log_rows import audit_item, event_row, video_state
 from service.rollups import removal_facts
-from service.tables import audits
+from service.tables import audits, events
 
 AUDIT_PRIORITY = Priority.NORMAL  # audits are worked oldest first
 AUDITED = (Action.REMOVE, Action.ALLOW)  # review decisions are made by people already
-LIVE = (Status.LIVE.value, Status.RESTORED.value)
+# Events by which a person (or a report) took a revision out of the model's hands: an overturn
+# then only records its verdict, so it never undoes a moderator's or an appeal's decision.
+PEOPLE = [
+    EventType.QUEUED_FOR_REVIEW.value,
+    EventType.HUMAN_REMOVED.value,
+    EventType.HUMAN_APPROVED.value,
+    EventType.APPEAL_SUBMITTED.value,
+    EventType.APPEAL_UPHELD.value,
+    EventType.RESTORED.value,
+]
+
+
+def _people_acted(connection: sa.Connection, video_id: str, revision: int) -> bool:
+    found = connection.execute(
+        sa.select(events.c.sequence)
+        .where(
+            events.c.video_id == video_id,
+            events.c.revision == revision,
+            events.c.type.in_(PEOPLE),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def open_audit(
@@ -117,7 +140,10 @@ class AuditLog(LeasedLog[AuditItem]):
     ) -> AuditDecided:
         with self._deciding(item_id, holder, now) as (connection, video, row):
             audited = Action(row["action"])
-            current = video["revision"] == row["revision"]
+            # as the model left it: the same revision, and no person has acted on it since
+            untouched = video["revision"] == row["revision"] and not _people_acted(
+                connection, row["video_id"], row["revision"]
+            )
             data: dict[str, object] = {
                 "audited_action": audited.value,
                 "verdict": verdict.value,
@@ -134,7 +160,7 @@ class AuditLog(LeasedLog[AuditItem]):
                 announce=False,
             )
             outcome, applied = unchanged, False
-            if verdict is AuditVerdict.OVERTURN and current:
+            if verdict is AuditVerdict.OVERTURN and untouched:
                 if audited is Action.REMOVE and video["status"] == Status.REMOVED.value:
                     outcome, applied = (
                         Outcome(
@@ -145,7 +171,7 @@ class AuditLog(LeasedLog[AuditItem]):
                         ),
                         True,
                     )
-                elif audited is Action.ALLOW and video["status"] in LIVE:
+                elif audited is Action.ALLOW and video["status"] == Status.LIVE.value:
                     outcome, applied = (
                         Outcome(
                             Status.REMOVED,
@@ -157,6 +183,8 @@ class AuditLog(LeasedLog[AuditItem]):
                         True,
                     )
                     data |= removal_facts(video["views"], video["uploaded_at"], video["reports"])
+                    # for the statement of reasons: found by a random audit, not by the model
+                    data |= {"reason": "audit", "policy_version": video["policy_version"]}
             data["applied"] = applied
             decided, state, effects = self._conclude(
                 connection,

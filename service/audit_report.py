@@ -3,8 +3,9 @@ audited automated removals an auditor confirmed), and the share of audited allow
 auditor found violating (what automation let through), each with a 95% Wilson interval, since
 a 1% sample of a label's removals may be small.
 
-Counted over audits decided in the period, by the label of the decision audited (for an
-allow: the label the auditor named, else the model's top-scoring label).
+Counted over audits decided in the period, by the label of the decision audited: a removal's
+label, and for an allow the model's top-scoring label (the label an auditor names for an
+overturned allow goes on the removal it makes, and into the training labels).
 """
 
 from __future__ import annotations
@@ -85,10 +86,8 @@ def measure(decided: Iterable[DecidedAudit], open_audits: int = 0) -> AuditFigur
             tally = removals.setdefault(audit.label or "none", [0, 0])
             tally[0] += 1
             tally[1] += not wrong
-        else:
-            tally = allows.setdefault(
-                (audit.decided_label if wrong else None) or audit.label or "none", [0, 0]
-            )
+        else:  # keyed by the model's top label: the same population above and below the line
+            tally = allows.setdefault(audit.label or "none", [0, 0])
             tally[0] += 1
             tally[1] += wrong
     return AuditFigures(

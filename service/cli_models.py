@@ -64,7 +64,9 @@ def _registry() -> Any:
     engine = create_engine(settings.effective_database_url())
     if settings.auto_migrate:
         migrate(engine)
-    return ModelRegistry(engine, settings.models_dir, Policy.load(settings.policy_file))
+    return ModelRegistry(
+        engine, settings.models_dir, Policy.load(settings.policy_file), serving=False
+    )
 
 
 def list_models(args: argparse.Namespace) -> ExitCode:

@@ -98,7 +98,8 @@ def simulate(args: argparse.Namespace) -> ExitCode:
     import time
 
     from service import wiring
-    from service.models import load_active
+    from service.model_registry import versions_in_force
+    from service.models import load_version
     from service.report import enforcement_report
     from service.simulate import Scenario, SimClock, Simulation
 
@@ -112,7 +113,9 @@ def simulate(args: argparse.Namespace) -> ExitCode:
     parts = wiring.build(settings, clock=clock, migrate_schema=settings.auto_migrate)
     started = time.monotonic()
     try:
-        simulation = Simulation(parts, load_active(settings.models_dir), scenario, clock)
+        champion = versions_in_force(parts.engine, settings.models_dir).champion
+        scorer = load_version(settings.models_dir, champion)  # the version serving now
+        simulation = Simulation(parts, scorer, scenario, clock)
         tally = simulation.run()
         uploads = sum(count for _, count in scenario.periods)
         _out(f"{scenario.name}: {uploads} uploads in {time.monotonic() - started:.0f} s")

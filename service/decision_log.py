@@ -500,6 +500,7 @@ class DecisionLog:
                     data,
                 )
             )
+        outcome = rows[-1]  # auto_removed (what the "removed" webhook announces) or the like
         if decision.action in AUDITED and self._sampled_for_audit():
             audit = open_audit(
                 connection,
@@ -519,7 +520,7 @@ class DecisionLog:
                 "model_version": decision.model_version,
                 "policy_version": decision.policy_version,
             }
-            effects.deliveries.append(add_delivery(connection, rows[-1], "removed", details))
+            effects.deliveries.append(add_delivery(connection, outcome, "removed", details))
 
     def _sampled_for_audit(self) -> bool:
         return self._audit_share > 0 and self._rng.random() < self._audit_share

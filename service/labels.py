@@ -80,7 +80,8 @@ class LabeledRevision:
 
 
 def human_labels(engine: sa.Engine) -> Iterator[LabeledRevision]:
-    """The latest human outcome of every decided revision, oldest video first."""
+    """The latest human outcome of every decided revision (reviews and appeals before audit
+    verdicts, see below)."""
     query = (
         sa.select(
             events.c.video_id,
@@ -103,11 +104,13 @@ def human_labels(engine: sa.Engine) -> Iterator[LabeledRevision]:
         .order_by(events.c.sequence)
     )
     latest: dict[tuple[str, int], LabeledRevision] = {}
+    audited: dict[tuple[str, int], LabeledRevision] = {}
     with engine.connect() as connection:
         for row in connection.execute(query):
             violation = is_violation(row.type, row.data)
             labels = IMPLIED.get(row.label, (row.label,)) if violation and row.label else ()
-            latest[(row.video_id, row.revision)] = LabeledRevision(
+            decided = audited if row.type in AUDITS else latest
+            decided[(row.video_id, row.revision)] = LabeledRevision(
                 id=f"mizan:{row.video_id}:{row.revision}",
                 text=_text(row.content),
                 labels=tuple(labels),
@@ -115,7 +118,10 @@ def human_labels(engine: sa.Engine) -> Iterator[LabeledRevision]:
                 source_label=row.type,
                 false_positive=is_false_positive(row.type, row.data),
             )
+    # a review's or an appeal's outcome is what stands; an audit verdict labels a revision
+    # only where no such outcome exists (one that could not be applied does not overrule it)
     yield from latest.values()
+    yield from (labeled for key, labeled in audited.items() if key not in latest)
 
 
 def export(engine: sa.Engine, sink: TextIO) -> dict[str, int]:

@@ -120,7 +120,10 @@ class ModelRegistry:
         *,
         threads: int = 1,
         refresh_s: float = 2.0,
+        serving: bool = True,
     ) -> None:
+        """``serving``: load the lineup in force now (an API process). The CLI passes False:
+        it only changes what serves, so it works even when the current champion is broken."""
         self._engine = engine
         self._models_dir = models_dir
         self._policy = policy
@@ -129,12 +132,16 @@ class ModelRegistry:
         self._lock = threading.Lock()  # one swap at a time; requests never take it
         self._stopping = threading.Event()
         self._follower: threading.Thread | None = None
-        self._lineup = self._load(versions_in_force(engine, models_dir))
+        self._broken_shadow: tuple[str, str] | None = None  # (version, card sha) not loadable
+        self._lineup: Lineup | None = None
+        if serving:
+            self._lineup = self._load(versions_in_force(engine, models_dir))
 
     # serving -------------------------------------------------------------------------------
 
     def lineup(self) -> Lineup:
         """The scorers to use now: an attribute read, never a query or a load."""
+        assert self._lineup is not None, "a registry made with serving=False serves nothing"
         return self._lineup
 
     def start(self) -> None:
@@ -156,7 +163,7 @@ class ModelRegistry:
         """Bring this process in line with the database now (loading what changed)."""
         with self._lock:
             self._swap_to(versions_in_force(self._engine, self._models_dir))
-        return self._lineup
+        return self.lineup()
 
     def _follow(self) -> None:
         while not self._stopping.wait(self._refresh_s):
@@ -166,9 +173,11 @@ class ModelRegistry:
                 log.warning("models.refresh_failed", exc_info=True)
 
     def _swap_to(self, versions: Versions) -> None:
+        if self._lineup is None:
+            return  # not serving
         before = self._versions(self._lineup)
-        if versions == before:
-            return
+        if self._without_broken_shadow(versions, before) == before:
+            return  # nothing to change (or only a shadow already known not to load)
         self._lineup = self._load(versions)
         log.info(
             "models.switched",
@@ -181,16 +190,39 @@ class ModelRegistry:
         )
 
     def _load(self, versions: Versions) -> Lineup:
+        """The champion must load (else this raises and the old lineup stays); a shadow that
+        does not load is left out, logged once, and not tried again until its card changes:
+        a broken challenger never stops the champion from serving or switching."""
         champion = self._scorer(versions.champion)
-        shadow = self._scorer(versions.shadow) if versions.shadow else None
+        shadow = None
+        if versions.shadow:
+            try:
+                shadow = self._scorer(versions.shadow)
+                self._broken_shadow = None
+            except (ModelError, ConfigurationError):
+                self._broken_shadow = (versions.shadow, self._card_sha(versions.shadow))
+                log.exception("models.shadow_not_loaded", extra={"shadow": versions.shadow})
+        serving = Versions(champion.version, shadow.version if shadow else None)
         metrics.set_models(
-            versions.champion, versions.shadow, self._policy.version, previous=self._current()
+            serving.champion, serving.shadow, self._policy.version, previous=self._current()
         )
         return Lineup(champion, shadow)
 
+    def _without_broken_shadow(self, wanted: Versions, serving: Versions) -> Versions:
+        """``wanted`` as this process can serve it: without a shadow known not to load."""
+        broken = self._broken_shadow
+        if wanted.shadow and broken and broken == (wanted.shadow, self._card_sha(wanted.shadow)):
+            return Versions(wanted.champion, None) if serving.shadow is None else wanted
+        return wanted
+
+    def _card_sha(self, version: str) -> str:
+        try:
+            return ModelCard.load(self._models_dir / version).onnx_sha256
+        except ModelError:
+            return ""
+
     def _current(self) -> Versions | None:
-        lineup = getattr(self, "_lineup", None)
-        return self._versions(lineup) if lineup is not None else None
+        return self._versions(self._lineup) if self._lineup is not None else None
 
     def _scorer(self, version: str) -> OnnxScorer:
         scorer = load_version(self._models_dir, version, self._threads)
@@ -210,6 +242,7 @@ class ModelRegistry:
         version stops shadowing, since it now acts."""
         self._check_loads(version)
         with write_transaction(self._engine) as connection:
+            _serialise(connection)
             now = dt.datetime.now(dt.UTC)
             _append(connection, ModelRole.CHAMPION, version, actor, now)
             shadow = _latest(connection, ModelRole.SHADOW)
@@ -221,10 +254,12 @@ class ModelRegistry:
     def set_shadow(self, version: str | None, actor: str) -> Versions:
         """Score every video with ``version`` too, without acting on it (None: stop)."""
         if version is not None:
-            if version == versions_in_force(self._engine, self._models_dir).champion:
-                raise ConflictError(f"{version} is the champion; a shadow must be another version")
             self._check_loads(version)
         with write_transaction(self._engine) as connection:
+            _serialise(connection)
+            champion = _latest(connection, ModelRole.CHAMPION) or active_version(self._models_dir)
+            if version is not None and version == champion:  # checked with writers serialised
+                raise ConflictError(f"{version} is the champion; a shadow must be another version")
             _append(connection, ModelRole.SHADOW, version, actor, dt.datetime.now(dt.UTC))
         log.info("models.shadow_set", extra={"version": version, "actor": actor})
         return self._apply_now()
@@ -238,8 +273,14 @@ class ModelRegistry:
             raise ConflictError(f"model {version} cannot serve: {exc}") from exc
 
     def _apply_now(self) -> Versions:
-        self.refresh()
-        return self._versions(self._lineup)
+        """This process follows at once; the change is committed whatever happens here (the
+        others follow within refresh_s)."""
+        try:
+            with self._lock:
+                self._swap_to(versions_in_force(self._engine, self._models_dir))
+        except Exception:  # committed already: say so, and let the follower try again
+            log.exception("models.local_switch_failed")
+        return versions_in_force(self._engine, self._models_dir)
 
 
 def _append(
@@ -250,6 +291,13 @@ def _append(
             role=role.value, version=version, actor=actor, activated_at=now
         )
     )
+
+
+def _serialise(connection: sa.Connection) -> None:
+    """One writer of activations at a time (SQLite's write transactions already are), so the
+    champion-is-not-the-shadow check and the write see the same state."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("LOCK TABLE model_activations IN SHARE ROW EXCLUSIVE MODE"))
 
 
 def _latest(connection: sa.Connection, role: ModelRole) -> str | None:

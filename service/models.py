@@ -12,7 +12,9 @@ from pathlib import Path
 from classifier import ModelCard, OnnxScorer, active_version
 
 
-@functools.cache
+# A few sessions: the lineup in force, the one before it (a rollback is instant), and a
+# version checked before activation. Older ones are let go with the lineup that held them.
+@functools.lru_cache(maxsize=4)
 def _scorer(model_dir: Path, onnx_sha256: str, threads: int) -> OnnxScorer:
     return OnnxScorer.from_dir(model_dir, threads=threads)
 

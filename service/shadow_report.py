@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from service.domain import Action
-from service.labels import HUMAN_EVENTS, is_violation
+from service.labels import AUDITS, HUMAN_EVENTS, is_violation
 from service.tables import decisions, events, shadow_scores
 
 ACTIONS = tuple(action.value for action in Action)
@@ -197,6 +197,7 @@ def shadow_report(
 def _human_truth(connection: sa.Connection, video_ids: set[str]) -> dict[tuple[str, int], bool]:
     """The latest person's verdict on each revision of these videos (any time up to now)."""
     truth: dict[tuple[str, int], bool] = {}
+    audited: dict[tuple[str, int], bool] = {}  # audit verdicts count where nothing else does
     ids = sorted(video_ids)
     for begin in range(0, len(ids), 500):  # bounded IN lists
         query = (
@@ -206,5 +207,6 @@ def _human_truth(connection: sa.Connection, video_ids: set[str]) -> dict[tuple[s
             .order_by(events.c.sequence)
         )
         for row in connection.execute(query):
-            truth[(row.video_id, row.revision)] = is_violation(row.type, row.data)
-    return truth
+            decided = audited if row.type in AUDITS else truth
+            decided[(row.video_id, row.revision)] = is_violation(row.type, row.data)
+    return {**audited, **truth}

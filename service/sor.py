@@ -64,7 +64,7 @@ def statements_of_reasons(
 
 def statement(row: Mapping[str, Any], policy: Policy) -> dict[str, object]:
     """One removal event (with its video's upload time and language) as a statement. A
-    person's removal records why the item reached review (``reason``: model or report)."""
+    person's removal records why the item reached them (``reason``: model, report or audit)."""
     label = row["label"]
     rules = policy.labels.get(label) if label else None
     area = rules.area if rules else "our Community Guidelines"
@@ -80,6 +80,9 @@ def statement(row: Mapping[str, Any], policy: Policy) -> dict[str, object]:
         detection, decision = "No", "AUTOMATED_DECISION_NOT_AUTOMATED"
         source = "SOURCE_TYPE_OTHER_NOTIFICATION"
         who = "by a moderator, after reports from users"
+    elif reason == "audit":  # the classifier allowed it; a random audit of its decisions found it
+        detection, decision, source = "No", "AUTOMATED_DECISION_NOT_AUTOMATED", "SOURCE_VOLUNTARY"
+        who = "by a moderator, in a random audit of videos the classifier had allowed"
     else:
         detection, decision, source = "Yes", "AUTOMATED_DECISION_PARTIALLY", "SOURCE_VOLUNTARY"
         who = "by a moderator, after the classifier flagged it for review"

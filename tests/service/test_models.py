@@ -368,3 +368,68 @@ def test_shadow_report_on_served_traffic(
         check=True,
     ).stdout
     assert f"challenger {CHALLENGER} beside champion {REFERENCE}" in text
+
+
+def break_card(models: Path, version: str) -> None:
+    """The card no longer matches its onnx file (as a half-copied or edited folder would)."""
+    card = models / version / "card.json"
+    body = json.loads(card.read_text(encoding="utf-8"))
+    body["onnx_sha256"] = "0" * 64
+    card.write_text(json.dumps(body), encoding="utf-8")
+
+
+@pytest.fixture
+def own_models(models_dir: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / "own-models"
+    shutil.copytree(models_dir, copy)
+    return copy
+
+
+def test_a_broken_shadow_never_stops_the_champion(lifecycle: Settings, own_models: Path) -> None:
+    settings = lifecycle.model_copy(update={"models_dir": own_models})
+    with TestClient(create_app(settings)) as client:
+        admin, uploader = keys(client, Role.ADMIN), keys(client, Role.UPLOADER)
+        assert client.post(f"/v1/models/{CHALLENGER}/shadow", headers=admin).status_code == 200
+    break_card(own_models, CHALLENGER)
+    # a process starting now cannot load the shadow: it serves the champion without it
+    with TestClient(create_app(settings)) as client:
+        uploader = keys(client, Role.UPLOADER)
+        scored = client.post("/v1/videos/score", json=video("b1", **SPAM), headers=uploader)
+        assert scored.status_code == 200
+        assert scored.json()["model_version"] == REFERENCE
+        admin = keys(client, Role.ADMIN)
+        refused = client.post(f"/v1/models/{CHALLENGER}/activate", headers=admin)
+        assert refused.status_code == 409
+        assert client.get("/v1/models", headers=admin).json()["champion"] == REFERENCE
+        assert client.delete("/v1/models/shadow", headers=admin).json()["shadow"] is None
+
+
+def test_the_cli_rolls_back_from_a_broken_champion(
+    lifecycle: Settings, own_models: Path, tmp_path: Path
+) -> None:
+    settings = lifecycle.model_copy(update={"models_dir": own_models})
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MIZAN_DATABASE_URL": settings.effective_database_url(),
+        "MIZAN_MODELS_DIR": str(own_models),
+        "MIZAN_STATE_DIR": str(tmp_path / "cli-state"),
+    }
+    with TestClient(create_app(settings)) as client:
+        admin, uploader = keys(client, Role.ADMIN), keys(client, Role.UPLOADER)
+        client.post(f"/v1/models/{CHALLENGER}/activate", headers=admin)
+        break_card(own_models, CHALLENGER)  # the champion's folder breaks while it serves
+        rollback = subprocess.run(
+            [*CLI, "models", "activate", REFERENCE], env=env, capture_output=True, text=True
+        )
+        assert rollback.returncode == 0, rollback.stderr
+        deadline = time.monotonic() + 10
+        version = CHALLENGER
+        while version != REFERENCE and time.monotonic() < deadline:
+            time.sleep(0.1)
+            body = video(f"rb{time.monotonic_ns()}")
+            version = client.post("/v1/videos/score", json=body, headers=uploader).json()[
+                "model_version"
+            ]
+        assert version == REFERENCE
