@@ -10,6 +10,7 @@ import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
 
+import psycopg
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -192,4 +193,18 @@ def database_unavailable(exc: Exception) -> bool:
         return str(getattr(driver_error, "sqlite_errorname", "")).startswith(_SQLITE_TRANSIENT)
     # psycopg raises OperationalError for connection, resource, shutdown and serialization
     # trouble only; a bad query is a ProgrammingError or DataError, which never gets here
-    return isinstance(exc, sa.exc.OperationalError)
+    if isinstance(exc, sa.exc.OperationalError):
+        return True
+    # A socket that closes in the middle of the pool's pre-ping leaves psycopg's connection
+    # "in a transaction", and restoring its autocommit flag then raises ProgrammingError over
+    # the OperationalError that tells the truth: look at what it was raised while handling.
+    return _lost_connection(driver_error)
+
+
+def _lost_connection(error: BaseException | None) -> bool:
+    seen = 0
+    while error is not None and seen < 5:
+        if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+            return True
+        error, seen = error.__context__ or error.__cause__, seen + 1
+    return False
