@@ -30,7 +30,9 @@ from service.routes import (
     console,
     console_appeals,
     console_audits,
+    console_creators,
     console_review,
+    creators,
     health,
     models,
     reports,
@@ -111,11 +113,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(appeals.router)
     app.include_router(audits.router)
     app.include_router(models.router)
+    app.include_router(creators.router)
     app.include_router(reports.router)
     app.include_router(console.router)
     app.include_router(console_review.router)
     app.include_router(console_appeals.router)
     app.include_router(console_audits.router)
+    app.include_router(console_creators.router)
     app.include_router(health.router)
 
     def limit_for(path: str) -> int:

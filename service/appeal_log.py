@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from review_queue import Priority, queue_language
+from service.creators import Enforcement
 from service.database import write_transaction
 from service.domain import (
     Appeal,
@@ -49,8 +50,11 @@ class AppealLog(LeasedLog[Appeal]):
         languages: Sequence[str],
         window: dt.timedelta,
         webhooks: bool = False,
+        enforcement: Enforcement | None = None,
     ) -> None:
-        super().__init__(engine, appeals, appeal, "appeal", webhooks=webhooks)
+        super().__init__(
+            engine, appeals, appeal, "appeal", webhooks=webhooks, enforcement=enforcement
+        )
         self._languages = tuple(languages)
         self._window = window
 

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from review_queue import Priority, queue_language
+from service.creators import Enforcement
 from service.domain import (
     Action,
     AuditItem,
@@ -114,8 +115,12 @@ class AuditDecided:
 
 
 class AuditLog(LeasedLog[AuditItem]):
-    def __init__(self, engine: sa.Engine, *, webhooks: bool = False) -> None:
-        super().__init__(engine, audits, audit_item, "audit", webhooks=webhooks)
+    def __init__(
+        self, engine: sa.Engine, *, webhooks: bool = False, enforcement: Enforcement | None = None
+    ) -> None:
+        super().__init__(
+            engine, audits, audit_item, "audit", webhooks=webhooks, enforcement=enforcement
+        )
 
     def open_items(self) -> list[QueueChange]:
         query = (

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from classifier import Evidence
 from service import drift
 from service.audit_log import AUDIT_PRIORITY, AUDITED, open_audit, sampled_event
+from service.creators import Enforcement
 from service.database import dialect_insert, write_transaction
 from service.domain import (
     OUTCOME,
@@ -102,12 +103,14 @@ class DecisionLog:
         webhooks: bool = False,
         audit_share: float = 0.0,
         rng: random.Random | None = None,
+        enforcement: Enforcement | None = None,
     ) -> None:
         self._engine = engine
         self._languages = tuple(review_languages)
         self._webhooks = webhooks  # write an outbox row for each outcome to announce
         self._audit_share = audit_share  # of automated removals and allows, sent to audit
         self._rng = rng or random.Random()
+        self._enforcement = enforcement  # notices, strikes, account actions (creators.py)
 
     # reads ---------------------------------------------------------------------------------
 
@@ -512,15 +515,22 @@ class DecisionLog:
             rows.append(sampled_event(video, audit, now))
             effects.queue.append(QueueChange(audit, 0, 0, AUDIT_PRIORITY))
         append_events(connection, rows)
+        notice = None
+        if removed and self._enforcement is not None:
+            enforced = self._enforcement.after(connection, outcome, upload.creator_id, now)
+            notice = enforced.notice
+            effects.deliveries += enforced.deliveries
         if removed and self._webhooks:
-            details = {
+            details: dict[str, object] = {
                 "status": decision.status.value,
                 "visibility": decision.visibility.value,
                 "decided_by": "model",
                 "model_version": decision.model_version,
                 "policy_version": decision.policy_version,
             }
-            effects.deliveries.append(add_delivery(connection, outcome, "removed", details))
+            if notice is not None:
+                details["notice"] = notice
+            effects.deliveries.insert(0, add_delivery(connection, outcome, "removed", details))
 
     def _sampled_for_audit(self) -> bool:
         return self._audit_share > 0 and self._rng.random() < self._audit_share

@@ -54,6 +54,8 @@ class EventType(enum.StrEnum):
     AUDIT_SAMPLED = "audit_sampled"  # the model's decision was drawn for a human audit
     AUDIT_CONFIRMED = "audit_confirmed"  # the auditor found the model right
     AUDIT_OVERTURNED = "audit_overturned"  # found wrong (a removal: the video is restored)
+    ACCOUNT_ACTIONED = "account_actioned"  # strikes reached a threshold (service/creators.py)
+    ACCOUNT_ACTION_LIFTED = "account_action_lifted"  # its strike was taken back
 
 
 class Role(enum.StrEnum):

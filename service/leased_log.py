@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
+from service.creators import Enforced, Enforcement
 from service.database import write_transaction
 from service.domain import EventType, ItemState, Status, Visibility
 from service.effects import Effects
@@ -50,8 +51,10 @@ class LeasedLog(Generic[T]):
         noun: str,
         *,
         webhooks: bool = False,
+        enforcement: Enforcement | None = None,
     ) -> None:
         self._engine = engine
+        self._enforcement = enforcement  # notices, strikes, account actions (creators.py)
         self._table = table
         self._to_item = to_item
         self._noun = noun  # "review item", "appeal": for error messages
@@ -211,6 +214,11 @@ class LeasedLog(Generic[T]):
         )
         append_events(connection, [event])
         effects = Effects()
+        enforced = (
+            self._enforcement.after(connection, event, video["creator_id"], now)
+            if self._enforcement is not None
+            else Enforced()
+        )
         if self._webhooks and outcome.announce:
             announced = {
                 "status": outcome.status.value,
@@ -218,7 +226,10 @@ class LeasedLog(Generic[T]):
                 "decided_by": "human",
                 **details,
             }
+            if enforced.notice is not None:
+                announced["notice"] = enforced.notice
             effects.deliveries.append(add_delivery(connection, event, outcome.webhook, announced))
+        effects.deliveries += enforced.deliveries
         decided = self._select(connection, row["item_id"], lock=False)
         state = locked_video(connection, row["video_id"])
         assert decided is not None

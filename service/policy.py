@@ -14,6 +14,7 @@ last. Every decision records the thresholds it used.
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,18 @@ from pathlib import Path
 from classifier import ModelCard, Thresholds
 from service.domain import Action
 from service.errors import ConfigurationError
+from service.guidelines import Catalogue, LabelGuideline, LanguageGuidelines
+from service.strike_policy import StrikePolicy
+
+PLAIN_ENGLISH = {
+    "removal": "Your video was removed because it breaks our Community Guidelines.",
+    "restoration": "Your video is public again.",
+    "appeal_upheld": "We reviewed your appeal and the removal stands.",
+    "decided_by_machine": "Decided automatically by our systems.",
+    "decided_by_person": "Decided by a member of our safety team.",
+    "appeal_until": "You can appeal until",
+    "what_you_can_do": "Edit your video and upload it again, or appeal.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +53,24 @@ class Policy:
     version: str
     labels: Mapping[str, LabelPolicy]
     regions: Mapping[str, Mapping[str, Mapping[str, float]]] = field(default_factory=dict)
+    guidelines: Catalogue | None = None  # None: English notices from the areas (see load)
+    strikes: StrikePolicy = field(default_factory=lambda: StrikePolicy(dt.timedelta(days=90), ()))
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The guidelines creators read; a policy file without them gets plain English
+        notices naming each label's area (write a catalogue before going live)."""
+        if self.guidelines is not None:
+            return self.guidelines
+        english = LanguageGuidelines(
+            "en",
+            PLAIN_ENGLISH,
+            {
+                name: LabelGuideline(entry.area, entry.area, PLAIN_ENGLISH["what_you_can_do"])
+                for name, entry in self.labels.items()
+            },
+        )
+        return Catalogue({"en": english})
 
     @classmethod
     def load(cls, path: Path) -> Policy:
@@ -65,7 +96,18 @@ class Policy:
                 }
                 for region, per_label in body.get("regions", {}).items()
             }
-            policy = cls(version=str(body["version"]), labels=labels, regions=regions)
+            guidelines = (
+                Catalogue.parse(body["guidelines"], list(labels), str(path))
+                if "guidelines" in body
+                else None
+            )
+            policy = cls(
+                version=str(body["version"]),
+                labels=labels,
+                regions=regions,
+                guidelines=guidelines,
+                strikes=StrikePolicy.parse(body.get("strikes", {}), str(path)),
+            )
         except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
             raise ConfigurationError(f"policy file {path}: {exc}") from exc
         for region, per_label in regions.items():

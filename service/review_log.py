@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from classifier import Video
 from review_queue import queue_language
+from service.creators import Enforcement
 from service.domain import (
     EventType,
     ItemState,
@@ -133,8 +134,17 @@ class Decided:
 
 
 class ReviewLog(LeasedLog[ReviewItem]):
-    def __init__(self, engine: sa.Engine, *, webhooks: bool = False) -> None:
-        super().__init__(engine, review_items, review_item, "review item", webhooks=webhooks)
+    def __init__(
+        self, engine: sa.Engine, *, webhooks: bool = False, enforcement: Enforcement | None = None
+    ) -> None:
+        super().__init__(
+            engine,
+            review_items,
+            review_item,
+            "review item",
+            webhooks=webhooks,
+            enforcement=enforcement,
+        )
 
     # reads ---------------------------------------------------------------------------------
 

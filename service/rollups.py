@@ -29,7 +29,15 @@ COUNTERS = (
     "removals_within_24h",  # removals within 24 hours of upload
     "removals_proactive",  # removals before any user report
     "restorations",  # removed videos restored after appeal
+    "accounts_warned",  # account actions taken (service/creators.py), by the strike's label
+    "accounts_restricted",
+    "accounts_banned",
 )
+ACCOUNT_COUNTERS = {
+    "warning": "accounts_warned",
+    "upload_restriction": "accounts_restricted",
+    "ban": "accounts_banned",
+}
 REMOVALS = {"auto_removed", "human_removed"}
 DAY = dt.timedelta(hours=24)
 
@@ -65,6 +73,10 @@ def increments(rows: Iterable[Mapping[str, Any]]) -> dict[Key, Counter[str]]:
             add(row, row["label"] or "", counts)
         elif kind == "restored":
             add(row, row["label"] or "", {"restorations": 1})
+        elif kind == "account_actioned":
+            action = str((row["data"] or {}).get("action"))
+            if action in ACCOUNT_COUNTERS:
+                add(row, row["label"] or "", {ACCOUNT_COUNTERS[action]: 1})
     return out
 
 

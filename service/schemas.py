@@ -156,6 +156,9 @@ class VideoOut(BaseModel):
     history: list[EventOut]
     reviews: list[ReviewItemOut] = Field(description="human reviews of the video, oldest first")
     appeals: list[AppealOut] = Field(description="appeals and their outcomes, oldest first")
+    notices: list[NoticeOut] = Field(
+        default_factory=list, description="what the creator was told, oldest first"
+    )
 
 
 class ReportOut(BaseModel):
@@ -321,5 +324,7 @@ class AppealDecisionOut(BaseModel):
     appeal: AppealOut
     video: ReviewVideoOut
 
+
+from service.schemas_creators import NoticeOut  # noqa: E402  (it imports nothing from here)
 
 VideoOut.model_rebuild()

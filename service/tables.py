@@ -240,6 +240,9 @@ rollups = sa.Table(
             "removals_within_24h",
             "removals_proactive",
             "restorations",
+            "accounts_warned",
+            "accounts_restricted",
+            "accounts_banned",
         )
     ],
 )
@@ -325,4 +328,60 @@ action_daily = sa.Table(
     sa.Column("model_version", sa.String(64), primary_key=True),
     sa.Column("action", sa.String(16), primary_key=True),
     sa.Column("decisions", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+# What each enforcement told its creator (service/creators.py): the notice as sent in the
+# webhook and shown by GET /v1/videos/{id} and GET /v1/creators/{id}.
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("notice_id", sa.String(36), primary_key=True),
+    sa.Column("creator_id", ID, nullable=False),
+    sa.Column("video_id", ID, nullable=False),
+    sa.Column("event_id", sa.String(36), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # removal | restoration | appeal_upheld
+    sa.Column("language", sa.String(35), nullable=False),
+    sa.Column("body", JSONType, nullable=False),
+    sa.Column("issued_at", UTCDateTime, nullable=False),
+    sa.Index("ix_notices_creator", "creator_id", "issued_at"),
+    sa.Index("ix_notices_video", "video_id", "issued_at"),
+)
+
+# One strike per removal (unique per removal event), active until it expires or the removal is
+# restored.
+strikes = sa.Table(
+    "strikes",
+    metadata,
+    sa.Column("strike_id", sa.String(40), primary_key=True),
+    sa.Column("creator_id", ID, nullable=False),
+    sa.Column("video_id", ID, nullable=False),
+    sa.Column("removal_event_id", sa.String(36), nullable=False),
+    sa.Column("label", sa.String(64), nullable=True),
+    sa.Column("region", sa.String(2), nullable=False),
+    sa.Column("issued_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("removed_at", UTCDateTime, nullable=True),
+    sa.Column("removed_by_event_id", sa.String(36), nullable=True),
+    sa.UniqueConstraint("removal_event_id", name="uq_strikes_removal_event_id"),
+    sa.Index("ix_strikes_creator", "creator_id", "expires_at"),
+    sa.Index("ix_strikes_video", "video_id"),
+)
+
+# Warnings, upload restrictions and bans, each caused by the strike that reached its threshold.
+account_actions = sa.Table(
+    "account_actions",
+    metadata,
+    sa.Column("action_id", sa.String(40), primary_key=True),
+    sa.Column("creator_id", ID, nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("strikes", sa.Integer, nullable=False),  # active strikes when it was taken
+    sa.Column("strike_id", sa.String(40), nullable=False),
+    sa.Column("video_id", ID, nullable=False),
+    sa.Column("region", sa.String(2), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("ends_at", UTCDateTime, nullable=True),  # None: until lifted
+    sa.Column("lifted_at", UTCDateTime, nullable=True),
+    sa.Column("lifted_by_event_id", sa.String(36), nullable=True),
+    sa.Index("ix_account_actions_creator", "creator_id", "started_at"),
+    sa.Index("ix_account_actions_strike", "strike_id"),
 )

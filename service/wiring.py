@@ -15,6 +15,7 @@ from service.appeal_log import AppealLog
 from service.appeals import Appeals
 from service.audit_log import AuditLog
 from service.audits import Audits
+from service.creators import Creators, Enforcement
 from service.database import create_engine, migrate
 from service.decision_log import DecisionLog
 from service.dispatch import APPEALS, AUDIT, REVIEW, Dispatcher
@@ -46,6 +47,7 @@ class Parts:
     audit_log: AuditLog
     audit_queues: ReviewQueues
     audits: Audits
+    creators: Creators
 
     def sweep(self) -> int:
         """Return every expired lease, review and appeal, to its queue."""
@@ -79,13 +81,18 @@ def build(
         migrate(engine)
     redis = connect(settings.redis_url, settings.state_dir)
     webhooks = settings.webhooks_enabled
+    appeal_window = dt.timedelta(days=settings.appeal_window_days)
+    enforcement = Enforcement(
+        policy.catalogue, policy.strikes, appeal_window=appeal_window, webhooks=webhooks
+    )
     decision_log = DecisionLog(
         engine,
         review_languages=settings.review_languages,
         webhooks=webhooks,
         audit_share=settings.audit_share,
+        enforcement=enforcement,
     )
-    review_log = ReviewLog(engine, webhooks=webhooks)
+    review_log = ReviewLog(engine, webhooks=webhooks, enforcement=enforcement)
     outbox = Outbox(engine)
     queues = ReviewQueues(redis.client, REVIEW)
     appeal_queues = ReviewQueues(redis.client, APPEALS)
@@ -111,8 +118,9 @@ def build(
     appeal_log = AppealLog(
         engine,
         languages=settings.review_languages,
-        window=dt.timedelta(days=settings.appeal_window_days),
+        window=appeal_window,
         webhooks=webhooks,
+        enforcement=enforcement,
     )
     appeals = Appeals(
         decision_log,
@@ -124,7 +132,7 @@ def build(
         languages=settings.review_languages,
         lease_s=settings.review_lease_s,
     )
-    audit_log = AuditLog(engine, webhooks=webhooks)
+    audit_log = AuditLog(engine, webhooks=webhooks, enforcement=enforcement)
     audits = Audits(
         decision_log,
         audit_log,
@@ -154,4 +162,5 @@ def build(
         audit_log=audit_log,
         audit_queues=audit_queues,
         audits=audits,
+        creators=Creators(engine, clock, policy.strikes),
     )

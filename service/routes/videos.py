@@ -37,6 +37,7 @@ from service.schemas import (
     ViewsIn,
     ViewsOut,
 )
+from service.schemas_creators import NoticeOut
 from service.settings import Settings
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
@@ -135,6 +136,10 @@ def get_video(video_id: VideoId, request: Request, key: VideoReader) -> VideoOut
         history=[to_event_out(event) for event in log.history(video_id)],
         reviews=[to_item_out(item, now) for item in review_log.items_of(video_id)],
         appeals=[to_appeal_out(appeal, now) for appeal in appeals.appeals_of(video_id)],
+        notices=[
+            NoticeOut.model_validate(n)
+            for n in request.app.state.parts.creators.notices_of(video_id)
+        ],
     )
 
 

@@ -32,6 +32,7 @@ from service.routes.videos import to_upload
 from service.schemas import VideoIn
 from service.settings import Settings
 from tests.conftest import MODELS_DIR
+from tests.service.policies import without_account_actions
 
 POSTGRES_URL = os.environ.get("MIZAN_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
@@ -62,13 +63,23 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def quiet_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("policy") / "policy.toml"
+    path.write_text(without_account_actions(Settings().policy_file), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
-def settings(database_url: str, redis: Redis, redis_url: str, tmp_path: Path) -> Settings:
+def settings(
+    database_url: str, redis: Redis, redis_url: str, tmp_path: Path, quiet_policy: Path
+) -> Settings:
     return Settings(
         state_dir=tmp_path / "state",
         database_url=database_url,
         redis_url=redis_url,
         audit_share=0.0,  # sampling is random: the audit tests turn it on
+        policy_file=quiet_policy,  # no account actions: see without_account_actions
     )
 
 

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import httpx
 
+from service.settings import Settings
+from tests.service.policies import without_account_actions
+
 CLI = [sys.executable, "-m", "service.cli", "-q"]
 
 
@@ -54,6 +57,8 @@ def served(
     """`mizan serve` on a free port until the block ends; ``settings`` are MIZAN_* values
     (default database: an SQLite file in ``folder``); its output goes to ``log`` if given."""
     port = free_port()
+    policy = folder / "policy.toml"  # no account actions, as in the settings fixture
+    policy.write_text(without_account_actions(Settings().policy_file), encoding="utf-8")
     env = {
         **os.environ,
         "MIZAN_STATE_DIR": str(folder / "state"),
@@ -61,6 +66,7 @@ def served(
         "MIZAN_REDIS_URL": redis_url,
         "MIZAN_PORT": str(port),
         "MIZAN_AUDIT_SHARE": "0",  # sampling is random: tests of audits turn it on
+        "MIZAN_POLICY_FILE": str(policy),
         "MIZAN_WORKERS": str(workers),
         **{f"MIZAN_{name.upper()}": value for name, value in settings.items()},
     }

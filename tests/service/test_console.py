@@ -227,3 +227,35 @@ def test_a_moderator_audits_the_models_decisions(
         assert restored["status"] == "restored"
     finally:
         running.stop()
+
+
+def test_an_urdu_notice_is_laid_out_right_to_left(server: Server, browser: Browser) -> None:
+    uploader = {"Authorization": f"Bearer {server.key('pipeline', Role.UPLOADER)}"}
+    for video_id, language in (("n1", "en"), ("n2", "ur")):
+        body = video(video_id, **SPAM, language=language)
+        httpx.post(f"{server.base}/v1/videos/score", json=body, headers=uploader)
+    page = browser.new_page()
+    sign_in(page, server.base, server.key("amna", Role.MODERATOR))
+    page.goto(f"{server.base}/console/creators/creator-1")
+    expect(page.locator("#standing")).to_contain_text("2 active strikes")
+    urdu = page.locator("article.notice[lang=ur]")
+    english = page.locator("article.notice[lang=en]")
+    expect(urdu).to_contain_text("اسپیم اور جعلی مقبولیت")
+    expect(english).to_contain_text("Spam and fake engagement")
+    # where the headline's text actually sits: against the right edge in Urdu, the left in
+    # English (the browser's layout, not just the attribute)
+    measure = """(article) => {
+        const text = article.querySelector("p strong").firstChild;
+        const range = document.createRange();
+        range.selectNodeContents(text);
+        const words = range.getBoundingClientRect();
+        const box = article.getBoundingClientRect();
+        return {direction: getComputedStyle(article).direction,
+                left: words.left - box.left, right: box.right - words.right};
+    }"""
+    rtl = urdu.evaluate(measure)
+    ltr = english.evaluate(measure)
+    assert rtl["direction"] == "rtl"
+    assert ltr["direction"] == "ltr"
+    assert rtl["right"] < 40 < rtl["left"]
+    assert ltr["left"] < 40 < ltr["right"]

@@ -41,6 +41,7 @@ ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/v1/models/{version}/activate"): frozenset({Role.ADMIN}),
     ("POST", "/v1/models/{version}/shadow"): frozenset({Role.ADMIN}),
     ("DELETE", "/v1/models/shadow"): frozenset({Role.ADMIN}),
+    ("GET", "/v1/creators/{creator_id}"): frozenset({Role.UPLOADER, Role.MODERATOR}),
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
@@ -99,8 +100,9 @@ def test_access(
     headers = make_key(role) if role else {}
     url = path.replace("{video_id}", "m0").replace("{item_id}", "r0").replace("{appeal_id}", "a0")
     url = url.replace("{audit_id}", "a0").replace("{version}", "1.0.0")
+    url = url.replace("{creator_id}", "creator-1")
     url += QUERIES.get(path, "")
-    if "{video_id}" in path:  # the video must exist for the allowed roles to succeed
+    if "{video_id}" in path or "{creator_id}" in path:  # it must exist for a success
         client.post("/v1/videos/score", json=video("m0"), headers=make_key(Role.UPLOADER))
     response = client.request(method, url, json=BODIES.get(path), headers=headers)
     if allowed is PUBLIC:
