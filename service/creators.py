@@ -343,6 +343,19 @@ class CreatorRecord:
     actions: list[dict[str, Any]]
     notices: list[dict[str, Any]]
 
+    @property
+    def banned(self) -> bool:
+        return any(a["in_force"] and a["action"] == AccountAction.BAN for a in self.actions)
+
+    @property
+    def upload_restricted_until(self) -> dt.datetime | None:
+        ends = [
+            a["ends_at"]
+            for a in self.actions
+            if a["in_force"] and a["action"] == AccountAction.UPLOAD_RESTRICTION
+        ]
+        return max(ends) if ends else None
+
 
 def creator_record(
     engine: sa.Engine, creator_id: str, now: dt.datetime, notices_limit: int = 100

@@ -21,8 +21,6 @@ def creator_page(request: Request, creator_id: str) -> Response:
         return error_page(request, exc)
     creators: Creators = request.app.state.parts.creators
     record = creators.record(creator_id)
-    in_force = [a for a in record.actions if a["in_force"]]
-    restricted = [a["ends_at"] for a in in_force if a["action"] == "upload_restriction"]
     return page(
         request,
         "creator.html",
@@ -30,8 +28,8 @@ def creator_page(request: Request, creator_id: str) -> Response:
         creator_id=creator_id,
         active=len(record.active_strikes),
         window=creators.strike_policy.window.days,
-        banned=any(a["action"] == "ban" for a in in_force),
-        restricted_until=max(restricted) if restricted else None,
+        banned=record.banned,
+        restricted_until=record.upload_restricted_until,
         actions=record.actions,
         notices=record.notices,
     )

@@ -30,14 +30,12 @@ def get_creator(creator_id: CreatorId, request: Request, key: CreatorReader) -> 
     if not record.strikes and not record.notices and not creators.known(creator_id):
         raise NotFoundError(f"no creator {creator_id}")
     active_ids = {s["strike_id"] for s in record.active_strikes}
-    in_force = [a for a in record.actions if a["in_force"]]
-    restricted = [a["ends_at"] for a in in_force if a["action"] == "upload_restriction"]
     return CreatorOut(
         creator_id=creator_id,
         active_strikes=len(record.active_strikes),
         strike_window_days=creators.strike_policy.window.days,
-        upload_restricted_until=max(restricted) if restricted else None,
-        banned=any(a["action"] == "ban" for a in in_force),
+        upload_restricted_until=record.upload_restricted_until,
+        banned=record.banned,
         strikes=[
             StrikeOut(
                 **{k: s[k] for k in StrikeOut.model_fields if k in s},
