@@ -59,7 +59,14 @@ def transcript_words(n: int) -> str:
 CASES = {
     "title only": {"title": TITLE},
     "1,500-word transcript": {"title": TITLE, "transcript": transcript_words(1500)},
+    # removed at scoring: the write path with the removal's event, notice, strike and rollups
+    # (every request has the same creator, so the account actions are taken once, then not)
+    "spam, removed": {
+        "title": "FREE iPhone giveaway",
+        "description": "click the link to claim your prize, send your number",
+    },
 }
+DEFAULT_CASES = ("title only", "1,500-word transcript")
 
 
 def free_port() -> int:
@@ -225,11 +232,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--postgres", help="also run against this PostgreSQL URL")
     parser.add_argument(
+        "--case",
+        action="append",
+        choices=list(CASES),
+        help=f"measure only these (repeatable; default: {', '.join(DEFAULT_CASES)})",
+    )
+    parser.add_argument(
         "--shadow",
         action="store_true",
         help="also run on SQLite with a challenger in shadow (a copy of the model: same cost)",
     )
     args = parser.parse_args()
+    cases = {name: CASES[name] for name in (args.case or DEFAULT_CASES)}
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
 
@@ -260,12 +274,12 @@ def main() -> None:
         wait_ready(f"http://127.0.0.1:{bare_port}/docs")
         bare = {
             name: run_wrk(f"http://127.0.0.1:{bare_port}", "none", case, args.seconds)
-            for name, case in CASES.items()
+            for name, case in cases.items()
         }
         if any(result["errors"] for result in bare.values()):
             sys.exit(f"bare app: non-2xx responses: {bare}")
     alone = {
-        name: scorer_alone(case, args.workers, args.seconds / 2) for name, case in CASES.items()
+        name: scorer_alone(case, args.workers, args.seconds / 2) for name, case in cases.items()
     }
 
     for database, url in databases.items():
@@ -294,7 +308,7 @@ def main() -> None:
         with process([*CLI, "serve"], env):
             base = f"http://127.0.0.1:{port}"
             wait_ready(f"{base}/readyz")
-            for name, case in CASES.items():
+            for name, case in cases.items():
                 service = run_wrk(base, key, case, args.seconds)
                 # 70% of what the scorer alone does, unless that is past what the service can
                 # serve at all: queueing would then measure the backlog, not the service.
