@@ -73,19 +73,13 @@ class Versions:
 
 def versions_in_force(engine: sa.Engine, models_dir: Path) -> Versions:
     """The champion and shadow the database names (the champion: models/ACTIVE before any)."""
-    named: dict[ModelRole, str | None] = {}
     with engine.connect() as connection:
-        for role in ModelRole:
-            row = connection.execute(
-                sa.select(model_activations.c.version)
-                .where(model_activations.c.role == role.value)
-                .order_by(model_activations.c.sequence.desc())
-                .limit(1)
-            ).first()
-            named[role] = row.version if row is not None else None
-    return Versions(
-        named[ModelRole.CHAMPION] or active_version(models_dir), named[ModelRole.SHADOW]
-    )
+        return _named(connection, models_dir)
+
+
+def _named(connection: sa.Connection, models_dir: Path) -> Versions:
+    champion = _latest(connection, ModelRole.CHAMPION) or active_version(models_dir)
+    return Versions(champion, _latest(connection, ModelRole.SHADOW))
 
 
 def history(engine: sa.Engine, limit: int = 100) -> list[Activation]:
@@ -257,7 +251,7 @@ class ModelRegistry:
             self._check_loads(version)
         with write_transaction(self._engine) as connection:
             _serialise(connection)
-            champion = _latest(connection, ModelRole.CHAMPION) or active_version(self._models_dir)
+            champion = _named(connection, self._models_dir).champion
             if version is not None and version == champion:  # checked with writers serialised
                 raise ConflictError(f"{version} is the champion; a shadow must be another version")
             _append(connection, ModelRole.SHADOW, version, actor, dt.datetime.now(dt.UTC))

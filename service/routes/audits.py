@@ -10,10 +10,15 @@ from fastapi import APIRouter, Path, Request, Response
 
 from service.audits import Audits, AuditView
 from service.auth import Moderator
-from service.domain import AuditItem, AuditVerdict
+from service.domain import AuditVerdict
 from service.limits import check_text
 from service.openapi import conflict
-from service.routes.convert import to_content_out, to_decision_out, to_review_video_out
+from service.routes.convert import (
+    to_audit_out,
+    to_content_out,
+    to_decision_out,
+    to_review_video_out,
+)
 from service.routes.review import queues_out
 from service.schemas import QueuesOut
 from service.schemas_lifecycle import AuditClaimOut, AuditDecisionIn, AuditDecisionOut, AuditOut
@@ -26,33 +31,6 @@ AuditId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9
 def _audits(request: Request) -> Audits:
     audits: Audits = request.app.state.audits
     return audits
-
-
-def to_audit_out(item: AuditItem, now: dt.datetime) -> AuditOut:
-    expires = item.lease_expires_at
-    return AuditOut(
-        audit_id=item.item_id,
-        video_id=item.video_id,
-        revision=item.revision,
-        decision_id=item.decision_id,
-        audited_action=item.action.value,  # type: ignore[arg-type]
-        label=item.label,
-        score=item.score,
-        model_version=item.model_version,
-        queue_language=item.language,
-        region=item.region,
-        state="decided" if item.verdict else "open",
-        created_at=item.created_at,
-        claimed_by=item.claimed_by,
-        lease_expires_at=expires,
-        lease_remaining_s=max(0.0, (expires - now).total_seconds()) if expires else None,
-        decided_at=item.decided_at,
-        decided_by=item.decided_by,
-        verdict=item.verdict.value if item.verdict else None,
-        decided_label=item.decided_label,
-        note=item.note,
-        applied=item.applied,
-    )
 
 
 def to_audit_claim_out(view: AuditView, now: dt.datetime) -> AuditClaimOut:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from classifier import Video
-from service.domain import Appeal, Decision, Event, ReviewItem, VideoState
+from service.domain import Appeal, AuditItem, Decision, Event, ReviewItem, VideoState
 from service.schemas import (
     AppealOut,
     ContentOut,
@@ -16,6 +16,7 @@ from service.schemas import (
     ReviewVideoOut,
     SegmentIn,
 )
+from service.schemas_lifecycle import AuditOut
 
 
 def to_decision_out(decision: Decision) -> DecisionOut:
@@ -136,4 +137,31 @@ def to_appeal_out(appeal: Appeal, now: dt.datetime) -> AppealOut:
         decided_by=appeal.decided_by,
         verdict=appeal.verdict.value if appeal.verdict else None,
         note=appeal.note,
+    )
+
+
+def to_audit_out(item: AuditItem, now: dt.datetime) -> AuditOut:
+    expires = item.lease_expires_at
+    return AuditOut(
+        audit_id=item.item_id,
+        video_id=item.video_id,
+        revision=item.revision,
+        decision_id=item.decision_id,
+        audited_action=item.action.value,  # type: ignore[arg-type]
+        label=item.label,
+        score=item.score,
+        model_version=item.model_version,
+        queue_language=item.language,
+        region=item.region,
+        state="decided" if item.verdict else "open",
+        created_at=item.created_at,
+        claimed_by=item.claimed_by,
+        lease_expires_at=expires,
+        lease_remaining_s=max(0.0, (expires - now).total_seconds()) if expires else None,
+        decided_at=item.decided_at,
+        decided_by=item.decided_by,
+        verdict=item.verdict.value if item.verdict else None,
+        decided_label=item.decided_label,
+        note=item.note,
+        applied=item.applied,
     )

@@ -3,7 +3,7 @@ upload restriction or a ban, and to show the creator their notices) and for mode
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
@@ -15,10 +15,6 @@ from service.schemas_creators import AccountActionOut, CreatorOut, NoticeOut, St
 
 router = APIRouter(prefix="/v1/creators", tags=["creators"])
 CreatorId = Annotated[str, Path(min_length=1, max_length=128, pattern=VIDEO_ID)]
-
-
-def notice_out(body: dict[str, Any]) -> NoticeOut:
-    return NoticeOut.model_validate(body)
 
 
 @router.get("/{creator_id}", response_model=CreatorOut, summary="Strikes, actions, notices")
@@ -47,5 +43,5 @@ def get_creator(creator_id: CreatorId, request: Request, key: CreatorReader) -> 
             AccountActionOut(**{k: a[k] for k in AccountActionOut.model_fields})
             for a in record.actions
         ],
-        notices=[notice_out(n) for n in record.notices],
+        notices=[NoticeOut.model_validate(n) for n in record.notices],
     )
