@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
 from service import metrics, openapi, problems, wiring
+from service.coalescer import ScoringCoalescer
 from service.domain import Decision
 from service.keys import KeyStore
 from service.middleware import BodyLimit, RequestMetrics
@@ -86,6 +87,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             on_decision=count,
             dispatch=parts.dispatcher.apply,
         )
+        coalescer = ScoringCoalescer(
+            app.state.moderation.score,
+            max_videos=settings.coalesce_max_videos,
+            max_chars=settings.coalesce_max_chars,
+        )
+        coalescer.start()
+        app.state.coalescer = coalescer
         log.info(
             "service.started",
             extra={
@@ -97,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            coalescer.close()
             registry.close()
             parts.close()
 

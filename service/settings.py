@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # connections on 2 cores, 1 thread served 621 titles/s, 2 threads 406, 4 threads 428
     # with a 950 ms p99 (bench/service_throughput.py). Scale with worker processes instead.
     request_threads: int = Field(default=1, ge=1, le=256)
+    # Scoring requests waiting in a worker are decided together, up to this many videos or
+    # characters of text at once (service/coalescer.py): one model run, one transaction.
+    coalesce_max_videos: int = Field(default=16, ge=1, le=1000)
+    coalesce_max_chars: int = Field(default=200_000, ge=1)
     # Thresholds that rise with the number of texts a video is scored on (model card
     # `length_thresholds`), so a long transcript is not flagged just for being long.
     length_aware_thresholds: bool = True

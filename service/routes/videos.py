@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Request, Response
 from classifier import TranscriptSegment, Video
 from service.appeals import Appeals
 from service.auth import Uploader, VideoReader
+from service.coalescer import ScoringCoalescer
 from service.decision_log import DecisionLog
 from service.domain import Upload
 from service.errors import NotFoundError
@@ -50,6 +51,11 @@ def _moderation(request: Request) -> Moderation:
     return moderation
 
 
+def _coalescer(request: Request) -> ScoringCoalescer:
+    coalescer: ScoringCoalescer = request.app.state.coalescer
+    return coalescer
+
+
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -78,14 +84,16 @@ def to_upload(body: VideoIn) -> Upload:
     summary="Score one video, act, log it",
     responses=conflict("the video is removed and this is an edit: appeal instead"),
 )
-def score(body: VideoIn, request: Request, response: Response, key: Uploader) -> DecisionOut:
+async def score(body: VideoIn, request: Request, response: Response, key: Uploader) -> DecisionOut:
     """Scores the video's texts, applies the policy and logs the decision.
 
     The same video_id with the same content returns the first decision and writes nothing
     (header Idempotent-Replayed: true); edited content is scored as a new revision.
     """
+    # async: the decision is made on the worker's scoring thread (service/coalescer.py),
+    # together with any other scoring requests waiting there; this coroutine only waits
     check_videos([body], _settings(request), batch=False)
-    (result,) = _moderation(request).score([to_upload(body)])
+    (result,) = await _coalescer(request).score([to_upload(body)], all_or_none=False)
     if not result.is_new:
         response.headers[REPLAYED] = "true"
     return to_decision_out(result.decision)
@@ -97,10 +105,11 @@ def score(body: VideoIn, request: Request, response: Response, key: Uploader) ->
     summary="Score up to max_batch_videos",
     responses=conflict("a video is removed and this is an edit; none is logged"),
 )
-def score_batch(body: BatchIn, request: Request, key: Uploader) -> BatchOut:
+async def score_batch(body: BatchIn, request: Request, key: Uploader) -> BatchOut:
     """One decision per video, in order. All are logged together, or (on any error) none."""
     check_videos(body.videos, _settings(request), batch=True)
-    results = _moderation(request).score([to_upload(video) for video in body.videos])
+    uploads = [to_upload(video) for video in body.videos]
+    results = await _coalescer(request).score(uploads, all_or_none=True)
     return BatchOut(decisions=[to_decision_out(r.decision) for r in results])
 
 
