@@ -10,9 +10,8 @@ Needs wrk (Debian: apt-get install wrk). For a title-only video and a 1,500-word
 2. bare: bench/bare_app.py (same body schema, same uvicorn settings, no model, no database);
 3. scorer alone: one process per worker scoring the same video in a loop (the cost the service
    cannot avoid);
-4. latency at load: wrk paced to 70% of the scorer-alone rate (each of the 32 connections
-   waits an exponential gap, mean 32/rate s, between requests; capped at 80% of the service's own wrk throughput when
-   that is lower, since past its capacity a queue only grows), p50/p99 of the responses.
+4. latency at load: 70% of the scorer-alone rate offered open-loop (bench/open_loop.py:
+   Poisson arrivals whatever the answers do, latency from each scheduled send), p50/p99.
 
 wrk and the open-loop client run on the same machine and take CPU from the server; the bare
 ceiling pays the same tax. Prints a Markdown table for BENCHMARKS.md.
@@ -21,6 +20,7 @@ ceiling pays the same tax. Prints a Markdown table for BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import json
 import multiprocessing
@@ -43,6 +43,9 @@ import httpx
 from classifier import Video
 from service.models import load_active
 from service.settings import PROJECT_ROOT
+
+sys.path.insert(0, str(PROJECT_ROOT))  # the sibling bench module, when run as a script
+from bench import open_loop
 
 TITLE = "Chicken karahi in 20 minutes, Lahore style, with fresh tomatoes"
 WORDS = (
@@ -183,6 +186,23 @@ def run_wrk(
     }
 
 
+def open_loop_at(
+    base: str, key: str, case: dict[str, str], rate: float, seconds: int
+) -> dict[str, float]:
+    """Latency at ``rate`` requests a second, offered open-loop (bench/open_loop.py): Poisson
+    arrivals, each a new video, latency from its scheduled send."""
+    template = body_template(case)
+    run_id = f"o{time.time_ns() % 10**12}"
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def request_for(index: int) -> bytes:
+        body = template.replace("VIDEO_ID", f"{run_id}-{index}").encode()
+        return open_loop.post_request(base, "/v1/videos/score", headers, body)
+
+    result = asyncio.run(open_loop.run(base, request_for, rate=rate, seconds=seconds))
+    return result.as_dict()
+
+
 def _wrk_ms(text: str) -> float:
     value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
@@ -241,6 +261,12 @@ def main() -> None:
         "--shadow",
         action="store_true",
         help="also run on SQLite with a challenger in shadow (a copy of the model: same cost)",
+    )
+    parser.add_argument(
+        "--load-shares",
+        type=lambda text: sorted(float(share) for share in text.split(",")),
+        default=[0.7],
+        help="open-loop latency at these shares of the scorer-alone rate (default 0.7)",
     )
     args = parser.parse_args()
     cases = {name: CASES[name] for name in (args.case or DEFAULT_CASES)}
@@ -310,18 +336,20 @@ def main() -> None:
             wait_ready(f"{base}/readyz")
             for name, case in cases.items():
                 service = run_wrk(base, key, case, args.seconds)
-                # 70% of what the scorer alone does, unless that is past what the service can
-                # serve at all: queueing would then measure the backlog, not the service.
-                offered = min(0.7 * alone[name], 0.8 * service["rps"])
-                at_load = run_wrk(base, key, case, args.seconds, rate=offered)
-                at_load["offered_rps"] = offered
+                # the issue's load is 70% of what the scorer alone does, offered open-loop
+                curve = {
+                    share: open_loop_at(base, key, case, share * alone[name], args.seconds)
+                    for share in args.load_shares
+                }
+                at_load = curve[max(args.load_shares)]
                 row = {
                     "database": database,
                     "case": name,
                     "service": service,
                     "bare": bare[name],
                     "scorer_alone_per_s": alone[name],
-                    "open_loop_at_70pct": at_load,
+                    "open_loop": {f"{share:.0%}": result for share, result in curve.items()},
+                    "open_loop_at_top_share": at_load,
                     "service_vs_scorer": service["rps"] / alone[name],
                 }
                 rows.append(row)
@@ -335,16 +363,34 @@ def main() -> None:
     print()
     print(
         "| database | case | service req/s | p50 ms | p99 ms | bare FastAPI req/s | scorer alone /s "
-        "| service / scorer | open loop: offered req/s | achieved | p50 ms | p99 ms |"
+        f"| service / scorer | open loop at {max(args.load_shares):.0%}: offered req/s "
+        "| achieved | p50 ms | p99 ms |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        s, b, o = row["service"], row["bare"], row["open_loop_at_70pct"]
+        s, b, o = row["service"], row["bare"], row["open_loop_at_top_share"]
         print(
             f"| {row['database']} | {row['case']} | {s['rps']:.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} "
             f"| {b['rps']:.0f} | {row['scorer_alone_per_s']:.0f} | {row['service_vs_scorer']:.0%} "
             f"| {o['offered_rps']:.0f} | {o['rps']:.0f} | {o['p50_ms']:.1f} | {o['p99_ms']:.1f} |"
         )
+    if len(args.load_shares) > 1:
+        print_curves(rows)
+
+
+def print_curves(rows: list[dict[str, object]]) -> None:
+    """Open-loop latency at each share of the scorer-alone rate."""
+    print()
+    print(
+        "| database | case | share of scorer alone | offered req/s | achieved | p50 ms | p99 ms |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for row in rows:
+        for share, o in row["open_loop"].items():  # type: ignore[attr-defined]
+            print(
+                f"| {row['database']} | {row['case']} | {share} | {o['offered_rps']:.0f} "
+                f"| {o['rps']:.0f} | {o['p50_ms']:.1f} | {o['p99_ms']:.1f} |"
+            )
 
 
 if __name__ == "__main__":

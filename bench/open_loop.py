@@ -1,0 +1,169 @@
+"""An open-loop HTTP load generator: requests at Poisson arrival times, whatever the answers do.
+
+wrk is a closed loop: a connection sends its next request only when the last answer came, so
+a slow server is offered less load and its queueing never shows (and with wrk's delay() the
+rate actually achieved falls short of the rate asked for). Here each request has a scheduled
+send time drawn in advance; it goes out on an idle keep-alive connection (a new one is opened
+if none is idle, up to ``max_connections``), and its latency counts from the scheduled time,
+so time spent waiting for a connection is part of it (no coordinated omission). It starts
+with ``connections`` open (32, the concurrency of the closed-loop runs) and opens more only
+when all are busy.
+
+One asyncio process with prebuilt request bytes: at a few hundred requests a second it needs
+a few percent of one core.
+
+    .venv/bin/python bench/open_loop.py URL --rate 200 --seconds 20 --body FILE --header 'K: V'
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Result:
+    offered_rps: float
+    achieved_rps: float
+    requests: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "offered_rps": round(self.offered_rps, 1),
+            "rps": round(self.achieved_rps, 1),
+            "requests": float(self.requests),
+            "errors": float(self.errors),
+            "p50_ms": round(self.p50_ms, 2),
+            "p99_ms": round(self.p99_ms, 2),
+        }
+
+
+class _Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def exchange(self, request: bytes) -> int:
+        """Send one request, read its whole response; the status code."""
+        self.writer.write(request)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return status
+
+
+async def run(
+    url: str,
+    request_for: Callable[[int], bytes],
+    *,
+    rate: float,
+    seconds: float,
+    connections: int = 32,
+    max_connections: int = 256,
+    seed: int = 7,
+) -> Result:
+    """Offer ``rate`` requests a second for ``seconds``; latency from each scheduled send."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    rng = random.Random(seed)
+    # first in, first out, all opened up front: requests rotate over every connection, as from
+    # many clients, instead of the most recently freed few (which may all reach one worker)
+    idle: collections.deque[_Connection] = collections.deque(
+        [_Connection(*await asyncio.open_connection(host, port)) for _ in range(connections)]
+    )
+    opened = connections
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(index: int, scheduled: float) -> None:
+        nonlocal opened, errors
+        if idle:
+            connection = idle.popleft()
+        elif opened < max_connections:
+            opened += 1
+            connection = _Connection(*await asyncio.open_connection(host, port))
+        else:  # every connection busy: wait for one, the wait counts in the latency
+            while not idle:
+                await asyncio.sleep(0.001)
+            connection = idle.popleft()
+        try:
+            status = await connection.exchange(request_for(index))
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+            errors += 1
+            opened -= 1
+            connection.writer.close()
+            return
+        latencies.append(time.perf_counter() - scheduled)
+        if status >= 400:
+            errors += 1
+        idle.append(connection)
+
+    tasks: list[asyncio.Task[None]] = []
+    start = time.perf_counter()
+    scheduled, index = start, 0
+    while scheduled - start < seconds:
+        scheduled += rng.expovariate(rate)
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(index, scheduled)))
+        index += 1
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    for connection in idle:
+        connection.writer.close()
+    ordered = sorted(latencies) or [0.0]
+    return Result(
+        offered_rps=index / seconds,
+        achieved_rps=len(latencies) / elapsed,
+        requests=index,
+        errors=errors,
+        p50_ms=1000 * statistics.median(ordered),
+        p99_ms=1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+    )
+
+
+def post_request(url: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+    parts = urlsplit(url)
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {parts.netloc}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", help="e.g. http://127.0.0.1:8000/v1/videos/score")
+    parser.add_argument("--rate", type=float, required=True)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--body", type=Path, required=True, help="JSON body sent each time")
+    parser.add_argument("--header", action="append", default=[], help="'Name: value'")
+    args = parser.parse_args()
+    headers = dict(h.split(": ", 1) for h in args.header)
+    request = post_request(args.url, urlsplit(args.url).path, headers, args.body.read_bytes())
+    result = asyncio.run(run(args.url, lambda _: request, rate=args.rate, seconds=args.seconds))
+    print(json.dumps(result.as_dict()))
+
+
+if __name__ == "__main__":
+    main()
