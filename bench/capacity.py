@@ -8,13 +8,12 @@ Needs wrk (Debian: apt-get install wrk). In one run:
 1. bare: bench/bare_app.py (same body schema and server settings, no model, no database), wrk
    closed loop at 32 connections: the framework's ceiling on this machine;
 2. per database: `mizan serve` (--workers, no RQ worker beside it), first closed loop (its
-   saturation throughput), then paced wrk at rates found by bisection between 10% and 100% of
-   that throughput; a rate passes when its p99 is under 100 ms.
+   saturation throughput), then open-loop probes at rates found by bisection between 10% and
+   100% of that throughput; a rate passes when its p99 is under 100 ms and nothing failed.
 
-Paced wrk: each of 32 connections waits an exponential gap (mean 32/rate s) after each answer
-before its next request. While answers take a few ms and gaps a hundred or more, that is close
-to a steady (open-loop) arrival rate; the rate reported is the one answered, which is a few
-percent under the one aimed at (each connection's cycle is gap + latency).
+Open loop (bench/open_loop.py): Poisson arrivals at the rate, whatever the answers do, over 32
+keep-alive connections (more opened if all are busy), each latency counted from the request's
+scheduled send, so a server falling behind shows it in the p99 instead of being offered less.
 
 Every request is a new video, so each is scored, decided and logged. wrk runs on the same
 cores as the server. Prints every probe, then a Markdown table for BENCHMARKS.md.
@@ -38,6 +37,7 @@ from bench.service_throughput import (  # noqa: E402
     CLI,
     TITLE,
     free_port,
+    open_loop_at,
     process,
     run_wrk,
     transcript_words,
@@ -64,14 +64,13 @@ def passes(probe: dict[str, float]) -> bool:
 
 
 def capacity(base: str, key: str, seconds: int) -> tuple[dict[str, float], dict[str, float]]:
-    """(closed-loop saturation, the best passing paced probe)."""
+    """(closed-loop saturation, the best passing open-loop probe)."""
     saturated = run_wrk(base, key, CASE, seconds)
     low, high = 0.1 * saturated["rps"], saturated["rps"]
     best: dict[str, float] = {"offered_rps": 0.0, "rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0}
     for _ in range(PROBES):
         offered = (low + high) / 2
-        probe = run_wrk(base, key, CASE, seconds, rate=offered)
-        probe["offered_rps"] = offered
+        probe = open_loop_at(base, key, CASE, offered, seconds)
         ok = passes(probe)
         print(json.dumps({"probe": probe, "passes": ok}), flush=True)
         if ok:
@@ -133,7 +132,8 @@ def main() -> None:
     print()
     print(
         f"machine: {len(os.sched_getaffinity(0))} cores; {dt.date.today().isoformat()}; "
-        f"uvicorn workers {args.workers}; wrk -t2 -c32, {args.seconds} s per probe"
+        f"uvicorn workers {args.workers}; wrk -t2 -c32 closed loop, open-loop probes of "
+        f"{args.seconds} s"
     )
     print()
     print(
