@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import json
 import random
 import statistics
@@ -30,7 +29,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     offered_rps: float
     achieved_rps: float
@@ -51,13 +50,32 @@ class Result:
 
 
 class _Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
 
-    async def exchange(self, request: bytes) -> int:
-        """Send one request, read its whole response; the status code."""
+    async def exchange(self, request: bytes, timeout_s: float) -> int:
+        """Send one request, read its whole response; the status code. A keep-alive
+        connection the server closed while idle is opened again and the request resent."""
+        for attempt in (1, 2):
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            try:
+                return await asyncio.wait_for(self._once(request), timeout_s)
+            except (ConnectionError, asyncio.IncompleteReadError, _Closed):
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _once(self, request: bytes) -> int:
+        assert self.reader is not None
+        assert self.writer is not None
         self.writer.write(request)
         status_line = await self.reader.readline()
+        if not status_line:
+            raise _Closed
         status = int(status_line.split()[1])
         length = 0
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
@@ -66,6 +84,15 @@ class _Connection:
                 length = int(value)
         await self.reader.readexactly(length)
         return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+class _Closed(Exception):
+    """The server closed the connection before answering (an idle keep-alive timeout)."""
 
 
 async def run(
@@ -76,43 +103,40 @@ async def run(
     seconds: float,
     connections: int = 32,
     max_connections: int = 256,
+    timeout_s: float = 60.0,
     seed: int = 7,
 ) -> Result:
     """Offer ``rate`` requests a second for ``seconds``; latency from each scheduled send."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     rng = random.Random(seed)
-    # first in, first out, all opened up front: requests rotate over every connection, as from
-    # many clients, instead of the most recently freed few (which may all reach one worker)
-    idle: collections.deque[_Connection] = collections.deque(
-        [_Connection(*await asyncio.open_connection(host, port)) for _ in range(connections)]
-    )
+    # first in, first out: requests rotate over every connection, as from many clients,
+    # instead of the most recently freed few (which may all reach one worker)
+    idle: asyncio.Queue[_Connection] = asyncio.Queue()
+    for _ in range(connections):
+        idle.put_nowait(_Connection(host, port))
     opened = connections
     latencies: list[float] = []
     errors = 0
 
     async def one(index: int, scheduled: float) -> None:
         nonlocal opened, errors
-        if idle:
-            connection = idle.popleft()
-        elif opened < max_connections:
+        if idle.empty() and opened < max_connections:
             opened += 1
-            connection = _Connection(*await asyncio.open_connection(host, port))
-        else:  # every connection busy: wait for one, the wait counts in the latency
-            while not idle:
-                await asyncio.sleep(0.001)
-            connection = idle.popleft()
+            connection = _Connection(host, port)
+        else:  # every connection busy: wait for one; the wait counts in the latency
+            connection = await idle.get()
         try:
-            status = await connection.exchange(request_for(index))
-        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+            status = await connection.exchange(request_for(index), timeout_s)
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError, _Closed):
             errors += 1
-            opened -= 1
-            connection.writer.close()
+            connection.close()
+            idle.put_nowait(connection)  # opened again by its next request
             return
         latencies.append(time.perf_counter() - scheduled)
         if status >= 400:
             errors += 1
-        idle.append(connection)
+        idle.put_nowait(connection)
 
     tasks: list[asyncio.Task[None]] = []
     start = time.perf_counter()
@@ -126,8 +150,8 @@ async def run(
         index += 1
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
-    for connection in idle:
-        connection.writer.close()
+    while not idle.empty():
+        idle.get_nowait().close()
     ordered = sorted(latencies) or [0.0]
     return Result(
         offered_rps=index / seconds,

@@ -5,14 +5,15 @@
 Each process loops: a write transaction (one 4 kB insert, then 2 ms of work inside it, as a
 decision's statements take), then 1 ms outside it (as the model run). Measured per
 transaction, from asking for the write to its commit: with the writer file lock of
-service/database.py, and without it (that process's lock file replaced by none, so writers
-meet only at SQLite's lock and its busy handler, which sleeps 1, 2, 5, ... up to 100 ms
-between tries). Prints a Markdown table for BENCHMARKS.md.
+service/database.py, and without it (replaced in that process by a lock that does nothing,
+so writers meet only at SQLite's lock and its busy handler, which sleeps 1, 2, 5, ... up to
+100 ms between tries). All processes start writing at the same moment, after their imports. Prints a Markdown table for BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import multiprocessing
 import os
@@ -23,10 +24,19 @@ from pathlib import Path
 from service import database
 
 
-def _writer(url: str, file_lock: bool, seconds: float, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _writer(
+    url: str,
+    file_lock: bool,
+    start_at: float,
+    seconds: float,
+    out: multiprocessing.Queue,  # type: ignore[type-arg]
+) -> None:
     if not file_lock:
-        database._writer_lock_file = lambda _database: None  # type: ignore[assignment]
+        database._writer_file_lock = contextlib.nullcontext  # type: ignore[assignment]
     engine = database.create_engine(url)
+    with database.write_transaction(engine):
+        pass  # connected and warm before the clock starts
+    time.sleep(max(0.0, start_at - time.time()))  # every process starts writing together
     latencies, deadline = [], time.monotonic() + seconds
     while time.monotonic() < deadline:
         started = time.perf_counter()
@@ -44,8 +54,10 @@ def measure(file_lock: bool, processes: int, seconds: float) -> dict[str, float]
         connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
     spawn = multiprocessing.get_context("spawn")
     out = spawn.Queue()
+    start_at = time.time() + 3  # after every process has imported and connected
     workers = [
-        spawn.Process(target=_writer, args=(url, file_lock, seconds, out)) for _ in range(processes)
+        spawn.Process(target=_writer, args=(url, file_lock, start_at, seconds, out))
+        for _ in range(processes)
     ]
     for worker in workers:
         worker.start()

@@ -88,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             dispatch=parts.dispatcher.apply,
         )
         coalescer = ScoringCoalescer(
-            app.state.moderation.score,
+            app.state.moderation.assess,
+            app.state.moderation.record,
             max_videos=settings.coalesce_max_videos,
             max_chars=settings.coalesce_max_chars,
         )
@@ -105,7 +106,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            coalescer.close()
+            # off the event loop: the thread may still be deciding what was queued
+            if not await anyio.to_thread.run_sync(coalescer.close):
+                log.warning("scoring.stop_timed_out", extra={"detail": "still deciding at exit"})
             registry.close()
             parts.close()
 

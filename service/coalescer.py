@@ -4,13 +4,15 @@ Scoring is CPU-bound and a worker process runs one scoring at a time anyway (mor
 only queue on the GIL). What it can do is share the fixed costs: scoring eight waiting videos
 together takes one model run and one transaction (one commit, one drift and rollup upsert),
 which in one process measured 5.3 ms a video for 1,500-word transcripts instead of 8.1, and
-0.8 ms for titles instead of 1.6 (bench/service_throughput.py has the figures through HTTP).
+0.8 ms for titles instead of 1.6 (BENCHMARKS.md has the figures through HTTP).
 
 Nothing waits for a batch to fill: the thread takes whatever is queued when it becomes free,
 so a lone request is decided at once and batches only grow when requests are already queueing
-(group commit). Requests merged this way are independent: if their joint call fails, each is
-decided again on its own, so one request's error (an edit of a removed video, say) is only its
-own. A score-batch call keeps its all-or-none meaning: it runs alone, never merged.
+(group commit). Requests merged this way are independent: if their joint write fails (it
+writes nothing then), each is written again on its own, without running the model again, so
+one request's error (an edit of a removed video, say) is only its own; a database that is
+not answering fails them all at once instead. A score-batch call keeps its all-or-none
+meaning: it runs alone, never merged.
 """
 
 from __future__ import annotations
@@ -23,86 +25,115 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from classifier import Video
+from service import metrics
+from service.decision_log import ScoringRecord
 from service.domain import Upload
+from service.errors import ServiceUnavailableError
 from service.moderation import Scored
+from service.problems import database_unavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-Decide = Callable[[Sequence[Upload]], list[Scored]]
+Assess = Callable[[Sequence[Upload]], list[ScoringRecord]]
+Record = Callable[[Sequence[ScoringRecord]], list[Scored]]
 
 
 @dataclass(frozen=True, slots=True)
 class _Job:
     uploads: Sequence[Upload]
     all_or_none: bool  # a score-batch call: decided alone, its videos logged together or not
+    chars: int
+    video_ids: frozenset[str]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[list[Scored]]
-
-    @property
-    def chars(self) -> int:
-        return sum(_chars(upload.content) for upload in self.uploads)
-
-    @property
-    def video_ids(self) -> set[str]:
-        return {upload.video_id for upload in self.uploads}
 
 
 class ScoringCoalescer:
     """Decides queued scoring requests together, on its own thread, in arrival order."""
 
-    def __init__(self, decide: Decide, *, max_videos: int, max_chars: int) -> None:
-        self._decide = decide
+    def __init__(self, assess: Assess, record: Record, *, max_videos: int, max_chars: int) -> None:
+        self._assess = assess
+        self._record = record
         self._max_videos = max_videos
         self._max_chars = max_chars  # a long transcript is not held back by others, nor they by it
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._carried: collections.deque[_Job | None] = collections.deque()
         self._thread = threading.Thread(target=self._run, name="scoring", daemon=True)
+        self._closing = threading.Lock()  # no job may be queued behind the stop marker
         self._closed = False
 
     def start(self) -> None:
         self._thread.start()
 
-    def close(self, timeout_s: float = 30.0) -> None:
-        """Decide what is queued, then stop."""
-        self._closed = True
-        self._queue.put(None)
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def close(self, timeout_s: float = 30.0) -> bool:
+        """Decide what is queued, then stop; False if the thread was still busy at the timeout."""
+        with self._closing:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(None)
         self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
     async def score(self, uploads: Sequence[Upload], *, all_or_none: bool) -> list[Scored]:
-        if self._closed:
-            raise RuntimeError("the scoring thread is stopped")
         loop = asyncio.get_running_loop()
-        job = _Job(uploads, all_or_none, loop, loop.create_future())
-        self._queue.put(job)
-        # shielded: a client that hangs up does not cancel a decision that may already be
-        # logged; the handler just stops waiting for it
+        job = _Job(
+            uploads,
+            all_or_none,
+            sum(_chars(upload.content) for upload in uploads),
+            frozenset(upload.video_id for upload in uploads),
+            loop,
+            loop.create_future(),
+        )
+        with self._closing:
+            if self._closed or not self._thread.is_alive():
+                raise ServiceUnavailableError("this worker's scoring thread is stopped")
+            self._queue.put(job)
+        # shielded: a handler that is cancelled does not cancel a decision that may already
+        # be logged; it just stops waiting for it
         return await asyncio.shield(job.future)
 
     # the scoring thread --------------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
-            first = self._carried.popleft() if self._carried else self._queue.get()
-            if first is None:
-                return
-            jobs = [first] if first.all_or_none else self._gather(first)
+            jobs: list[_Job] = []
             try:
-                self._decide_jobs(jobs)
-            except BaseException as exc:  # never leave a request waiting on a dead thread
+                first = self._carried.popleft() if self._carried else self._queue.get()
+                if first is None:
+                    return
+                jobs = [first]
+                if not first.all_or_none:
+                    self._gather(jobs)
+                self._decide(jobs)
+            except Exception as exc:  # a fault of ours: those requests fail, the thread goes on
+                log.error("scoring.failed", extra={"error": type(exc).__name__})
                 for job in jobs:
                     _settle(job, exc)
-                if not isinstance(exc, Exception):
-                    raise
+            except BaseException as exc:  # SystemExit and the like: the thread stops here
+                log.critical("scoring.stopped", extra={"error": type(exc).__name__})
+                with self._closing:  # nothing more is queued, and nobody is left waiting
+                    self._closed = True
+                for job in [*jobs, *self._drain()]:
+                    _settle(job, ServiceUnavailableError("the scoring thread stopped"))
+                return
 
-    def _gather(self, first: _Job) -> list[_Job]:
-        jobs, videos, chars, ids = [first], len(first.uploads), first.chars, first.video_ids
+    def _gather(self, jobs: list[_Job]) -> None:
+        """Add the single-video jobs queued behind ``jobs[0]``, up to the limits."""
+        videos, chars = len(jobs[0].uploads), jobs[0].chars
+        ids = set(jobs[0].video_ids)
         while videos < self._max_videos and chars < self._max_chars:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
-                break
+                return
             # a second request for a video already here waits for the next round, so it is
             # answered exactly as if the two had come one after the other
             if (
@@ -112,28 +143,58 @@ class ScoringCoalescer:
                 or not ids.isdisjoint(job.video_ids)
             ):
                 self._carried.append(job)  # decided next, in its turn
-                break
+                return
             jobs.append(job)
             videos += len(job.uploads)
             chars += job.chars
             ids |= job.video_ids
-        return jobs
 
-    def _decide_jobs(self, jobs: list[_Job]) -> None:
+    def _drain(self) -> list[_Job]:
+        waiting = [job for job in self._carried if job is not None]
+        self._carried.clear()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                job = self._queue.get_nowait()
+                if job is not None:
+                    waiting.append(job)
+        return waiting
+
+    def _decide(self, jobs: list[_Job]) -> None:
+        uploads = [upload for job in jobs for upload in job.uploads]
+        metrics.observe_scoring_batch(len(uploads))
         if len(jobs) == 1:
-            _decide_one(self._decide, jobs[0])
+            _settle(jobs[0], _attempt(self._score, uploads))
             return
         try:
-            results = self._decide([upload for job in jobs for upload in job.uploads])
-        except Exception:
-            log.info("scoring.merged_failed", extra={"requests": len(jobs)}, exc_info=True)
+            records = self._assess(uploads)
+        except Exception as exc:  # the model is not per request: nothing to redo apart
             for job in jobs:
-                _decide_one(self._decide, job)
+                _settle(job, exc)
+            return
+        try:
+            results = self._record(records)
+        except Exception as exc:
+            if database_unavailable(exc) or isinstance(exc, ServiceUnavailableError):
+                for job in jobs:
+                    _settle(job, exc)
+                return
+            # nothing was written: each again on its own, so an error stays with its request
+            log.info(
+                "scoring.merged_write_failed",
+                extra={"requests": len(jobs), "error": type(exc).__name__},
+            )
+            start = 0
+            for job in jobs:
+                _settle(job, _attempt(self._record, records[start : start + len(job.uploads)]))
+                start += len(job.uploads)
             return
         start = 0
         for job in jobs:
             _settle(job, results[start : start + len(job.uploads)])
             start += len(job.uploads)
+
+    def _score(self, uploads: Sequence[Upload]) -> list[Scored]:
+        return self._record(self._assess(uploads))
 
 
 def _chars(video: Video) -> int:
@@ -144,12 +205,13 @@ def _chars(video: Video) -> int:
     return len(video.title) + len(video.description) + sum(map(len, video.hashtags)) + spoken
 
 
-def _decide_one(decide: Decide, job: _Job) -> None:
+def _attempt(
+    decide: Callable[[Sequence[T]], list[Scored]], argument: Sequence[T]
+) -> list[Scored] | Exception:
     try:
-        result: list[Scored] | BaseException = decide(job.uploads)
+        return decide(argument)
     except Exception as exc:
-        result = exc
-    _settle(job, result)
+        return exc
 
 
 def _settle(job: _Job, outcome: list[Scored] | BaseException) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+
+from service.errors import ServiceUnavailableError
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -61,36 +67,63 @@ _SQLITE_WRITER = threading.Lock()
 
 
 @contextlib.contextmanager
-def _sqlite_writer(engine: sa.Engine) -> Iterator[None]:
-    """One writer at a time: among this process's threads (a lock), and among processes (an
-    flock on a file beside the database), so a writer waiting on another worker process
-    wakes the moment that one commits, instead of in SQLite's busy-handler sleeps of 1 to
-    100 ms, which under two workers made the tail of transcript scoring 3-4 times its median.
-    Processes that do not take the file lock still meet at SQLite's own lock."""
-    with _SQLITE_WRITER:
-        lock_file = _writer_lock_file(engine.url.database)
-        if lock_file is None:
-            yield
-            return
-        fcntl.flock(lock_file, fcntl.LOCK_EX)  # blocks without the GIL
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
-
-
-_LOCK_FILES: dict[tuple[int, str], int] = {}
-
-
-def _writer_lock_file(database: str | None) -> int | None:
-    """This process's descriptor of the database's writer lock file (opened once; keyed by
-    pid too, since a forked child must not share its parent's open file and so its lock)."""
+def _writer_file_lock(engine: sa.Engine) -> Iterator[None]:
+    """One writer at a time among processes: an flock on a file beside the database, so a
+    writer waiting on another worker process goes ahead the moment that one commits, instead
+    of in SQLite's busy-handler sleeps of 1 to 100 ms, which under two workers made writes'
+    p99 about 15 times their median (bench/sqlite_writers.py). Processes that do not take it
+    still meet at SQLite's own lock; so do in-memory and ``file:`` URI databases, which have
+    no lock file. Opened per transaction (microseconds), so no descriptor outlives its use or
+    is inherited by a forked child."""
+    database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    key = (os.getpid(), database)
-    if key not in _LOCK_FILES:
-        _LOCK_FILES[key] = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    return _LOCK_FILES[key]
+        yield
+        return
+    try:
+        # 0o666 less the umask: the same mode SQLite gives its -wal and -shm files
+        lock_file = os.open(
+            f"{os.path.abspath(database)}-writer.lock", os.O_RDWR | os.O_CREAT, 0o666
+        )
+    except OSError as exc:  # e.g. a folder we may write the database in but not create files
+        _warn_once(database, exc)
+        yield
+        return
+    try:
+        _flock_within(lock_file, SQLITE_BUSY_TIMEOUT_MS / 1000)
+        yield
+    finally:
+        os.close(lock_file)  # releases the lock
+
+
+def _flock_within(lock_file: int, timeout_s: float) -> None:
+    """Take the lock, trying every 0.05-0.5 ms (a blocking flock cannot time out in a thread);
+    past ``timeout_s`` the database counts as unavailable (503), as SQLite's busy timeout
+    would have made it, so a process stuck inside a write cannot hang every other writer."""
+    deadline = time.monotonic() + timeout_s
+    pause = 0.00005
+    while True:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise ServiceUnavailableError(
+                    f"another process has held the database's writer lock for {timeout_s:g} s"
+                ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.0005)
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(database: str, exc: OSError) -> None:
+    if database not in _WARNED:
+        _WARNED.add(database)
+        log.warning(
+            "database.writer_lock_unavailable",
+            extra={"detail": f"{type(exc).__name__}: writers meet at SQLite's lock only"},
+        )
 
 
 BEFORE_COMMIT = "mizan.before_commit"  # connection.info key: hooks run just before COMMIT
@@ -112,8 +145,9 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A transaction that will write: serialised up front on SQLite, ordinary on PostgreSQL."""
     if engine.dialect.name == "sqlite":
         with (
-            _sqlite_writer(engine),
+            _SQLITE_WRITER,
             engine.connect().execution_options(write=True) as connection,
+            _writer_file_lock(engine),  # after connect: never held while waiting for the pool
             connection.begin(),
         ):
             yield from _with_hooks(connection)

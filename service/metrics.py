@@ -44,6 +44,11 @@ SCORES = Histogram(
     ["label", "model_version"],
     buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
 )
+SCORING_BATCH = Histogram(
+    "mizan_scoring_batch_videos",
+    "Videos decided together in one model run and transaction (service/coalescer.py)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
 DEFERRED_EFFECTS = Counter(
     "mizan_deferred_effects_total",
     "Writes whose Redis side (queue, webhook) failed and waits for reconcile",
@@ -61,6 +66,10 @@ MODEL_INFO = Gauge(
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     REQUEST_SECONDS.labels(method, route, str(status)).observe(seconds)
+
+
+def observe_scoring_batch(videos: int) -> None:
+    SCORING_BATCH.observe(videos)
 
 
 def count_decision(

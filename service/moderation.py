@@ -67,19 +67,35 @@ class Moderation:
         log, which writes nothing: retries are rare, and a separate read before every scoring
         cost more in total than the model run it would save on them.
         """
+        return self.record(self.assess(uploads))
+
+    def assess(self, uploads: Sequence[Upload]) -> list[ScoringRecord]:
+        """The model's and the policy's part of `score`: what to log, nothing written."""
         lineup = self._models()
         scorer = lineup.champion
         contents = [upload.content for upload in uploads]
         results = scorer.score_videos(contents)
         shadows = self._shadow_records(lineup.shadow, uploads, contents)
-        records = [
+        return [
             replace(self._record(upload, upload.canonical_content(), result, scorer), shadow=shadow)
             for upload, result, shadow in zip(uploads, results, shadows, strict=True)
         ]
+
+    def record(self, records: Sequence[ScoringRecord]) -> list[Scored]:
+        """Log assessed uploads, all or none: if this raises, nothing was written. What follows
+        the commit (queues, webhooks, metrics) cannot take an accepted decision back: a fault
+        there is logged, and reconcile puts right what did not reach Redis."""
         now = self._clock()
         logged, effects = self._log.record_scorings(records, now)
-        self._apply(effects, now)
         outcome = [Scored(decision, is_new) for decision, is_new in logged]
+        try:
+            self._apply(effects, now)
+            self._announce(outcome)
+        except Exception as exc:  # committed already: the answer must still be given
+            log.error("scoring.after_commit_failed", extra={"error": type(exc).__name__})
+        return outcome
+
+    def _announce(self, outcome: Sequence[Scored]) -> None:
         for scored in outcome:
             if scored.is_new:
                 decision = scored.decision
@@ -94,7 +110,6 @@ class Moderation:
                 )
                 if self._on_decision:
                     self._on_decision(decision)
-        return outcome
 
     def _shadow_records(
         self, shadow: OnnxScorer | None, uploads: Sequence[Upload], contents: Sequence[Video]

@@ -46,10 +46,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     scorer_threads: int = Field(default=1, ge=1, le=16)
-    # Threads per worker running request handlers. The work is CPU-bound and holds the GIL
-    # outside onnxruntime and SQLite, so extra threads only queue on the GIL: measured at 32
-    # connections on 2 cores, 1 thread served 621 titles/s, 2 threads 406, 4 threads 428
-    # with a 950 ms p99 (bench/service_throughput.py). Scale with worker processes instead.
+    # Threads per worker running the handlers of endpoints other than scoring (scoring has
+    # its own thread, service/coalescer.py). The work is CPU-bound and holds the GIL outside
+    # onnxruntime and SQLite, so extra threads only queue on the GIL: measured when scoring
+    # still ran here, at 32 connections on 2 cores, 1 thread served 621 titles/s, 2 threads
+    # 406, 4 threads 428 with a 950 ms p99. Scale with worker processes instead.
     request_threads: int = Field(default=1, ge=1, le=256)
     # Scoring requests waiting in a worker are decided together, up to this many videos or
     # characters of text at once (service/coalescer.py): one model run, one transaction.

@@ -1,7 +1,8 @@
 """/healthz (alive), /readyz (model loaded, database and Redis answer), /metrics.
 
-async: they must answer while every request thread is busy scoring (the pool is small on
-purpose, see Settings.request_threads); their own work takes a millisecond at most.
+async: they must answer while the scoring thread and every request thread are busy (the
+pool is small on purpose, see Settings.request_threads); their own work takes a millisecond
+at most.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ async def readyz(request: Request) -> dict[str, object]:
         checks["model"] = state.models.lineup().champion.version
     except AttributeError:
         checks["model"] = "missing"
+    coalescer = getattr(state, "coalescer", None)
+    checks["scoring"] = "ok" if coalescer is not None and coalescer.alive else "error: stopped"
     try:
         with state.engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))

@@ -291,7 +291,7 @@ def test_health_ready_metrics(client: TestClient, uploader: Headers) -> None:
     client.post("/v1/videos/score", json=video("v1", **SPAM), headers=uploader)
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
-    assert ready["checks"] == {"model": "1.0.0", "database": "ok", "redis": "ok"}
+    assert ready["checks"] == {"model": "1.0.0", "scoring": "ok", "database": "ok", "redis": "ok"}
     text = client.get("/metrics").text
     assert 'mizan_decisions_total{action="remove",label="spam",model_version="1.0.0"}' in text
     assert 'mizan_model_score_count{label="spam",model_version="1.0.0"}' in text

@@ -12,31 +12,41 @@ import threading
 from collections.abc import Sequence
 
 import pytest
+from fastapi.testclient import TestClient
 
+from classifier import OnnxScorer
 from service import wiring
 from service.coalescer import ScoringCoalescer
-from service.domain import Action, EventType, Upload
-from service.errors import ConflictError
+from service.decision_log import ScoringRecord
+from service.domain import Action, Decision, EventType, Upload
+from service.errors import ConflictError, ServiceUnavailableError
+from service.model_registry import fixed_lineup
 from service.moderation import Moderation, Scored
-from tests.service.conftest import SPAM, upload
+from tests.service.conftest import SPAM, upload, video
 
 TRANSCRIPT = "we cook karahi " * 400  # 6,000 characters
 
 
 class GatedDecide:
-    """Moderation.score behind a gate: the first call waits until the test opens it."""
+    """Moderation's two steps, the model run behind a gate: the first waits until the test
+    opens it. Records which videos each model run (``assessed``) and write (``calls``) got."""
 
     def __init__(self, moderation: Moderation) -> None:
         self._moderation = moderation
+        self.assessed: list[list[str]] = []
         self.calls: list[list[str]] = []
         self.entered = threading.Event()
         self.gate = threading.Event()
 
-    def __call__(self, uploads: Sequence[Upload]) -> list[Scored]:
-        self.calls.append([u.video_id for u in uploads])
+    def assess(self, uploads: Sequence[Upload]) -> list[ScoringRecord]:
+        self.assessed.append([u.video_id for u in uploads])
         self.entered.set()
         self.gate.wait(30)
-        return self._moderation.score(uploads)
+        return self._moderation.assess(uploads)
+
+    def record(self, records: Sequence[ScoringRecord]) -> list[Scored]:
+        self.calls.append([r.upload.video_id for r in records])
+        return self._moderation.record(records)
 
 
 async def _queued_behind_first(
@@ -64,7 +74,9 @@ def _run(
     max_chars: int = 200_000,
 ) -> tuple[GatedDecide, list[list[Scored] | BaseException]]:
     decide = GatedDecide(moderation)
-    coalescer = ScoringCoalescer(decide, max_videos=max_videos, max_chars=max_chars)
+    coalescer = ScoringCoalescer(
+        decide.assess, decide.record, max_videos=max_videos, max_chars=max_chars
+    )
     coalescer.start()
     try:
         outcomes = asyncio.run(_queued_behind_first(coalescer, decide, first, waiting))
@@ -111,7 +123,9 @@ def test_one_request_failing_in_a_merged_call_fails_alone(
         upload("first"),
         [_single("ok-1"), _single("removed", title="an edit of a removed video"), _single("ok-2")],
     )
-    # the merged call raised (all or none), so each was decided again on its own
+    # the merged write raised (all or none), so each was written again on its own, with the
+    # scores of the one model run
+    assert decide.assessed == [["first"], ["ok-1", "removed", "ok-2"]]
     assert decide.calls[1] == ["ok-1", "removed", "ok-2"]
     assert decide.calls[2:] == [["ok-1"], ["removed"], ["ok-2"]]
     ok_1, conflict, ok_2 = outcomes[1:]
@@ -169,7 +183,9 @@ def test_limits_of_a_merged_call(moderation: Moderation) -> None:
 
 
 def test_closing_decides_what_is_queued_then_refuses(moderation: Moderation) -> None:
-    coalescer = ScoringCoalescer(moderation.score, max_videos=16, max_chars=200_000)
+    coalescer = ScoringCoalescer(
+        moderation.assess, moderation.record, max_videos=16, max_chars=200_000
+    )
     coalescer.start()
 
     async def submit_then_close() -> list[list[Scored]]:
@@ -178,11 +194,94 @@ def test_closing_decides_what_is_queued_then_refuses(moderation: Moderation) -> 
             for i in range(4)
         ]
         await asyncio.sleep(0)  # all four queued
-        await asyncio.to_thread(coalescer.close)
-        assert all(task.done() or not task.cancelled() for task in tasks)
+        assert await asyncio.to_thread(coalescer.close)
         return await asyncio.gather(*tasks)
 
     outcomes = asyncio.run(submit_then_close())
     assert [o[0].decision.video_id for o in outcomes] == ["q0", "q1", "q2", "q3"]
-    with pytest.raises(RuntimeError, match="stopped"):
+    with pytest.raises(ServiceUnavailableError, match="stopped"):
         asyncio.run(coalescer.score([upload("late")], all_or_none=False))
+
+
+class FailingWrite(GatedDecide):
+    """The write step raises what a writer-lock timeout raises, every time."""
+
+    def record(self, records: Sequence[ScoringRecord]) -> list[Scored]:
+        self.calls.append([r.upload.video_id for r in records])
+        raise ServiceUnavailableError("another process has held the database's writer lock")
+
+
+def test_a_database_that_is_not_answering_fails_the_merged_requests_at_once(
+    moderation: Moderation, parts: wiring.Parts
+) -> None:
+    decide = FailingWrite(moderation)
+    coalescer = ScoringCoalescer(decide.assess, decide.record, max_videos=16, max_chars=200_000)
+    coalescer.start()
+    try:
+        outcomes = asyncio.run(
+            _queued_behind_first(coalescer, decide, upload("first"), [_single("a"), _single("b")])
+        )
+    finally:
+        coalescer.close()
+    assert decide.calls == [["first"], ["a", "b"]]  # not tried again one by one
+    assert all(isinstance(outcome, ServiceUnavailableError) for outcome in outcomes)
+    assert parts.decision_log.count_rows()["decisions"] == 0
+
+
+class DyingAssess(GatedDecide):
+    """The model step ends the scoring thread (SystemExit) when it meets video "fatal"."""
+
+    def assess(self, uploads: Sequence[Upload]) -> list[ScoringRecord]:
+        records = super().assess(uploads)
+        if any(u.video_id == "fatal" for u in uploads):
+            raise SystemExit("the thread is ending")
+        return records
+
+
+def test_a_scoring_thread_that_dies_leaves_nobody_waiting(moderation: Moderation) -> None:
+    decide = DyingAssess(moderation)
+    coalescer = ScoringCoalescer(decide.assess, decide.record, max_videos=1, max_chars=200_000)
+    coalescer.start()
+    outcomes = asyncio.run(
+        _queued_behind_first(coalescer, decide, upload("fatal"), [_single("a"), _single("b")])
+    )
+    # the job it died on, and those queued behind it, are answered 503, not left to hang
+    assert all(isinstance(outcome, ServiceUnavailableError) for outcome in outcomes)
+    coalescer.close(timeout_s=5)
+    assert not coalescer.alive
+    with pytest.raises(ServiceUnavailableError, match="stopped"):
+        asyncio.run(coalescer.score([upload("late")], all_or_none=False))
+
+
+def test_a_fault_after_the_commit_does_not_take_the_decision_back(
+    parts: wiring.Parts, scorer: OnnxScorer
+) -> None:
+    def broken_metrics(decision: Decision) -> None:
+        raise RuntimeError("metrics are broken")
+
+    moderation = Moderation(
+        parts.decision_log,
+        fixed_lineup(scorer),
+        parts.policy,
+        clock=parts.clock,
+        on_decision=broken_metrics,
+    )
+    (scored,) = moderation.score([upload("v1")])
+    assert scored.is_new
+    assert parts.decision_log.count_rows()["decisions"] == 1
+
+
+def test_a_worker_whose_scoring_thread_stopped_is_not_ready_and_answers_503(
+    client: TestClient, uploader: dict[str, str]
+) -> None:
+    assert (
+        client.post("/v1/videos/score", json=video("before"), headers=uploader).status_code == 200
+    )
+    assert client.app.state.coalescer.close()  # type: ignore[attr-defined]
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.headers["content-type"] == "application/problem+json"
+    answer = client.post("/v1/videos/score", json=video("after"), headers=uploader)
+    assert answer.status_code == 503
+    assert "scoring thread is stopped" in answer.json()["detail"]
+    assert client.get("/v1/videos/after", headers=uploader).status_code == 404

@@ -12,7 +12,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from service.database import create_engine, write_transaction
+import pytest
+
+from service.database import _flock_within, create_engine, write_transaction
+from service.errors import ServiceUnavailableError
 
 HOLD_A_WRITE = textwrap.dedent(
     """
@@ -101,3 +104,18 @@ def test_a_write_waits_for_the_other_process_then_goes_ahead(tmp_path: Path) -> 
     with engine.connect() as connection:
         rows = connection.exec_driver_sql("SELECT v FROM t ORDER BY rowid").scalars().all()
     assert rows == ["from the other process", "from this process"]
+
+
+def test_a_writer_lock_held_too_long_makes_the_database_unavailable(tmp_path: Path) -> None:
+    lock_path = tmp_path / "log.db-writer.lock"
+    holder = os.open(lock_path, os.O_RDWR | os.O_CREAT)
+    waiter = os.open(lock_path, os.O_RDWR)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # as a process stuck inside its write would
+        with pytest.raises(ServiceUnavailableError, match="writer lock"):
+            _flock_within(waiter, timeout_s=0.2)
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        _flock_within(waiter, timeout_s=0.2)  # free again: taken at once
+    finally:
+        os.close(holder)
+        os.close(waiter)
