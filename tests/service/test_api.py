@@ -301,6 +301,11 @@ def test_health_ready_metrics(client: TestClient, uploader: Headers) -> None:
         'mizan_http_request_duration_seconds_count{method="POST",route="/v1/videos/score",status="200"}'
         in text
     )
+    # decided on the scoring thread: at least this test's one scoring is counted
+    (decided,) = [
+        line for line in text.splitlines() if line.startswith("mizan_scoring_batch_videos_count")
+    ]
+    assert float(decided.split()[-1]) >= 1
 
 
 def test_unknown_routes_and_methods_are_problems(client: TestClient) -> None:
