@@ -48,8 +48,7 @@ class _Job:
     all_or_none: bool  # a score-batch call: decided alone, its videos logged together or not
     chars: int
     video_ids: frozenset[str]
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[list[Scored]]
+    future: asyncio.Future[list[Scored]]  # of the event loop of the waiting handler
 
 
 class ScoringCoalescer:
@@ -83,14 +82,12 @@ class ScoringCoalescer:
         return not self._thread.is_alive()
 
     async def score(self, uploads: Sequence[Upload], *, all_or_none: bool) -> list[Scored]:
-        loop = asyncio.get_running_loop()
         job = _Job(
             uploads,
             all_or_none,
             sum(_chars(upload.content) for upload in uploads),
             frozenset(upload.video_id for upload in uploads),
-            loop,
-            loop.create_future(),
+            asyncio.get_running_loop().create_future(),
         )
         with self._closing:
             if self._closed or not self._thread.is_alive():
@@ -225,4 +222,4 @@ def _settle(job: _Job, outcome: list[Scored] | BaseException) -> None:
 
     # a closed event loop raises RuntimeError: nobody is waiting for this answer any more
     with contextlib.suppress(RuntimeError):
-        job.loop.call_soon_threadsafe(settle)
+        job.future.get_loop().call_soon_threadsafe(settle)

@@ -75,7 +75,7 @@ def to_item_out(item: ReviewItem, now: dt.datetime) -> ReviewItemOut:
         created_at=item.created_at,
         claimed_by=item.claimed_by,
         lease_expires_at=expires,
-        lease_remaining_s=max(0.0, (expires - now).total_seconds()) if expires else None,
+        lease_remaining_s=_remaining_s(expires, now),
         claims=item.claims,
         decided_at=item.decided_at,
         decided_by=item.decided_by,
@@ -132,7 +132,7 @@ def to_appeal_out(appeal: Appeal, now: dt.datetime) -> AppealOut:
         created_at=appeal.created_at,
         claimed_by=appeal.claimed_by,
         lease_expires_at=expires,
-        lease_remaining_s=max(0.0, (expires - now).total_seconds()) if expires else None,
+        lease_remaining_s=_remaining_s(expires, now),
         decided_at=appeal.decided_at,
         decided_by=appeal.decided_by,
         verdict=appeal.verdict.value if appeal.verdict else None,
@@ -157,7 +157,7 @@ def to_audit_out(item: AuditItem, now: dt.datetime) -> AuditOut:
         created_at=item.created_at,
         claimed_by=item.claimed_by,
         lease_expires_at=expires,
-        lease_remaining_s=max(0.0, (expires - now).total_seconds()) if expires else None,
+        lease_remaining_s=_remaining_s(expires, now),
         decided_at=item.decided_at,
         decided_by=item.decided_by,
         verdict=item.verdict.value if item.verdict else None,
@@ -165,3 +165,8 @@ def to_audit_out(item: AuditItem, now: dt.datetime) -> AuditOut:
         note=item.note,
         applied=item.applied,
     )
+
+
+def _remaining_s(expires: dt.datetime | None, now: dt.datetime) -> float | None:
+    """Seconds left on a lease (0 once it has run out); None when nobody holds the item."""
+    return max(0.0, (expires - now).total_seconds()) if expires else None

@@ -70,10 +70,11 @@ def _run(
     first: Upload,
     waiting: list[tuple[list[Upload], bool]],
     *,
+    decide_type: type[GatedDecide] = GatedDecide,
     max_videos: int = 16,
     max_chars: int = 200_000,
 ) -> tuple[GatedDecide, list[list[Scored] | BaseException]]:
-    decide = GatedDecide(moderation)
+    decide = decide_type(moderation)
     coalescer = ScoringCoalescer(
         decide.assess, decide.record, max_videos=max_videos, max_chars=max_chars
     )
@@ -214,15 +215,9 @@ class FailingWrite(GatedDecide):
 def test_a_database_that_is_not_answering_fails_the_merged_requests_at_once(
     moderation: Moderation, parts: wiring.Parts
 ) -> None:
-    decide = FailingWrite(moderation)
-    coalescer = ScoringCoalescer(decide.assess, decide.record, max_videos=16, max_chars=200_000)
-    coalescer.start()
-    try:
-        outcomes = asyncio.run(
-            _queued_behind_first(coalescer, decide, upload("first"), [_single("a"), _single("b")])
-        )
-    finally:
-        coalescer.close()
+    decide, outcomes = _run(
+        moderation, upload("first"), [_single("a"), _single("b")], decide_type=FailingWrite
+    )
     assert decide.calls == [["first"], ["a", "b"]]  # not tried again one by one
     assert all(isinstance(outcome, ServiceUnavailableError) for outcome in outcomes)
     assert parts.decision_log.count_rows()["decisions"] == 0
