@@ -57,7 +57,8 @@ from service.review_log import (
     supersede_open_items,
 )
 from service.rollups import removal_facts
-from service.tables import contents, decisions, events, reports, shadow_scores, videos
+from service.scoring_rows import ScoringRows, locked_videos
+from service.tables import contents, decisions, events, reports, videos
 
 WRITE_ATTEMPTS = 3
 # Live videos: a user report sends them to review. (Restored videos behave as live.)
@@ -157,17 +158,31 @@ class DecisionLog:
         """Append a decision per record, all or none; (decision, False) where the video's
         current revision already has this content (the first decision, nothing written).
 
-        Raises ConflictError, writing nothing, if any video is removed and its content changed.
+        Raises ConflictError, writing nothing, if any video is removed and its content changed;
+        ValueError if a video comes twice (callers keep them apart: a batch refuses it, the
+        scoring thread decides the second in a later round).
         """
         # Rows are locked in video_id order, so two batches cannot deadlock on PostgreSQL.
         order = sorted(range(len(records)), key=lambda i: records[i].upload.video_id)
+        video_ids = [records[i].upload.video_id for i in order]
+        if len(set(video_ids)) < len(video_ids):
+            raise ValueError("the same video twice in one write")
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 results: dict[int, tuple[Decision, bool]] = {}
                 effects = Effects()
                 with write_transaction(self._engine) as connection:
+                    current = locked_videos(connection, video_ids)
+                    rows = ScoringRows()
+                    removals: list[_Removal] = []
                     for i in order:
-                        results[i] = self._record_one(connection, records[i], now, effects)
+                        row = current.get(records[i].upload.video_id)
+                        results[i] = self._decide_one(
+                            connection, records[i], row, now, effects, rows, removals
+                        )
+                    rows.write(connection)
+                    for removal in removals:  # after the writes: a notice quotes the decision
+                        self._enforce(connection, removal, now, effects)
                 return [results[i] for i in range(len(records))], effects
             except IntegrityError:
                 # a concurrent first write of the same video won the unique constraint
@@ -175,15 +190,17 @@ class DecisionLog:
                     raise
         raise AssertionError("unreachable")
 
-    def _record_one(
+    def _decide_one(
         self,
         connection: sa.Connection,
         record: ScoringRecord,
+        row: Mapping[Any, Any] | None,
         now: dt.datetime,
         effects: Effects,
+        rows: ScoringRows,
+        removals: list[_Removal],
     ) -> tuple[Decision, bool]:
         upload = record.upload
-        row = locked_video(connection, upload.video_id)
         if row is not None and row["content_hash"] == record.content_hash:
             # the first decision, with what the video is now (a restored video is public)
             first = self._decision_in(connection, row["decision_id"])
@@ -211,7 +228,9 @@ class DecisionLog:
             decided_at=now,
             content_hash=record.content_hash,
         )
-        self._write_decision(connection, record, decision, row, now, effects)
+        outcome = self._gather_decision(connection, record, decision, row, now, effects, rows)
+        if decision.action is Action.REMOVE:
+            removals.append(_Removal(decision, outcome, upload.creator_id))
         return decision, True
 
     def record_views(
@@ -358,7 +377,7 @@ class DecisionLog:
             raise NotFoundError(f"no decision {decision_id}")
         return decision(row._mapping)
 
-    def _write_decision(
+    def _gather_decision(
         self,
         connection: sa.Connection,
         record: ScoringRecord,
@@ -366,31 +385,15 @@ class DecisionLog:
         previous: Mapping[Any, Any] | None,
         now: dt.datetime,
         effects: Effects,
-    ) -> None:
+        rows: ScoringRows,
+    ) -> dict[str, object]:
+        """Add a new decision's rows to the batch; the review item, audit and superseding it
+        brings are written at once (their ids go into its events). Its outcome event."""
         upload = record.upload
-        connection.execute(
-            _INSERT_DECISION,
-            {
-                "decision_id": decision.decision_id,
-                "video_id": decision.video_id,
-                "revision": decision.revision,
-                "content_hash": decision.content_hash,
-                "action": decision.action.value,
-                "status": decision.status.value,
-                "visibility": decision.visibility.value,
-                "label": decision.label,
-                "scores": dict(decision.scores),
-                "evidence": [asdict(item) for item in decision.evidence],
-                "thresholds": dict(decision.thresholds),
-                "model_version": decision.model_version,
-                "policy_version": decision.policy_version,
-                "decided_at": decision.decided_at,
-            },
-        )
+        rows.add_decision(decision)
         if record.shadow is not None:
             shadow = record.shadow
-            connection.execute(
-                _INSERT_SHADOW,
+            rows.shadows.append(
                 {
                     "decision_id": decision.decision_id,
                     "model_version": shadow.model_version,
@@ -401,7 +404,7 @@ class DecisionLog:
                     "scores": dict(shadow.scores),
                     "thresholds": {k: dict(v) for k, v in shadow.thresholds.items()},
                     "scored_at": now,
-                },
+                }
             )
         drift.defer(
             connection,
@@ -410,13 +413,12 @@ class DecisionLog:
             decision.action.value,
             decision.scores,
         )
-        connection.execute(
-            _INSERT_CONTENT,
+        rows.contents.append(
             {
                 "video_id": decision.video_id,
                 "revision": decision.revision,
                 "content": record.content,
-            },
+            }
         )
         language = upload.language or "und"
         removed = decision.action is Action.REMOVE
@@ -441,18 +443,17 @@ class DecisionLog:
             else (previous["views_at_removal"] if previous else None),
         }
         if previous is None:
-            connection.execute(
-                _INSERT_VIDEO,
+            rows.new_videos.append(
                 {
                     **state,
                     "uploaded_at": upload.uploaded_at,
                     "first_scored_at": now,
                     "views": 0,
                     "reports": 0,
-                },
+                }
             )
         else:
-            connection.execute(_UPDATE_VIDEO, {**state, "key_video_id": upload.video_id})
+            rows.changed_videos.append({**state, "key_video_id": upload.video_id})
         video = {"video_id": upload.video_id, "region": upload.region, "language": language}
         if previous is not None and previous["status"] == Status.PENDING_REVIEW.value:
             effects.closed += supersede_open_items(connection, video, now)
@@ -462,7 +463,7 @@ class DecisionLog:
             "action": decision.action.value,
             "policy_version": decision.policy_version,
         }
-        rows = [
+        events = [
             event_row(video, EventType.SCORED, actor, now, decision.label, decision.revision, data)
         ]
         if decision.action is Action.REVIEW:
@@ -492,7 +493,7 @@ class DecisionLog:
                         int(previous["reports"]) if previous else 0,
                     ),
                 }
-            rows.append(
+            events.append(
                 event_row(
                     video,
                     _FOLLOW_UP[decision.action],
@@ -503,7 +504,7 @@ class DecisionLog:
                     data,
                 )
             )
-        outcome = rows[-1]  # auto_removed (what the "removed" webhook announces) or the like
+        outcome = events[-1]  # auto_removed (what the "removed" webhook announces) or the like
         if decision.action in AUDITED and self._sampled_for_audit():
             audit = open_audit(
                 connection,
@@ -512,15 +513,24 @@ class DecisionLog:
                 self._languages,
                 now,
             )
-            rows.append(sampled_event(video, audit, now))
+            events.append(sampled_event(video, audit, now))
             effects.queue.append(QueueChange(audit, 0, 0, AUDIT_PRIORITY))
-        append_events(connection, rows)
+        rows.events += events
+        return outcome
+
+    def _enforce(
+        self, connection: sa.Connection, removal: _Removal, now: dt.datetime, effects: Effects
+    ) -> None:
+        """A removal's notice, strike and account actions, and its "removed" webhook (first:
+        the announcement goes out before what follows from it)."""
+        decision, outcome = removal.decision, removal.outcome
         notice = None
-        if removed and self._enforcement is not None:
-            enforced = self._enforcement.after(connection, outcome, upload.creator_id, now)
+        deliveries: list[str] = []
+        if self._enforcement is not None:
+            enforced = self._enforcement.after(connection, outcome, removal.creator_id, now)
             notice = enforced.notice
-            effects.deliveries += enforced.deliveries
-        if removed and self._webhooks:
+            deliveries += enforced.deliveries
+        if self._webhooks:
             details: dict[str, object] = {
                 "status": decision.status.value,
                 "visibility": decision.visibility.value,
@@ -530,16 +540,20 @@ class DecisionLog:
             }
             if notice is not None:
                 details["notice"] = notice
-            effects.deliveries.insert(0, add_delivery(connection, outcome, "removed", details))
+            deliveries.insert(0, add_delivery(connection, outcome, "removed", details))
+        effects.deliveries += deliveries
 
     def _sampled_for_audit(self) -> bool:
         return self._audit_share > 0 and self._rng.random() < self._audit_share
 
 
-# Statements built once: compiling .values(...) anew for every write cost more than the write.
-_INSERT_DECISION = decisions.insert()
-_INSERT_VIDEO = videos.insert()
-_INSERT_CONTENT = contents.insert()
-_INSERT_SHADOW = shadow_scores.insert()
-_UPDATE_VIDEO = videos.update().where(videos.c.video_id == sa.bindparam("key_video_id"))
+@dataclass(frozen=True, slots=True)
+class _Removal:
+    """A removal decided in this batch, whose consequences follow its rows' write."""
+
+    decision: Decision
+    outcome: Mapping[str, object]  # its auto_removed event row
+    creator_id: str
+
+
 _FOLLOW_UP = {Action.REMOVE: EventType.AUTO_REMOVED, Action.REVIEW: EventType.QUEUED_FOR_REVIEW}

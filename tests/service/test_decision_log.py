@@ -104,6 +104,93 @@ def test_concurrent_duplicates_make_one_decision(engine: sa.Engine) -> None:
     assert len(log.history("v1")) == 1
 
 
+def test_one_write_of_many_videos_gives_each_its_own_outcome(engine: sa.Engine) -> None:
+    """A batch is written a table at a time; each video still ends as if written alone."""
+    log = DecisionLog(engine, webhooks=True)
+    log.record_scorings([record("a", "first", Action.REVIEW), record("b")], NOW)
+    later = NOW + dt.timedelta(hours=1)
+    batch = [
+        record("d", action=Action.REVIEW),
+        record("c", "bad", Action.REMOVE),
+        record("b"),  # the same content again: its first decision, nothing written
+        record("a", "edited"),  # was waiting for review: its item is superseded
+        record("e", "worse", Action.REMOVE),
+    ]
+    logged, effects = log.record_scorings(batch, later)
+    assert [(d.video_id, is_new) for d, is_new in logged] == [
+        ("d", True),
+        ("c", True),
+        ("b", False),
+        ("a", True),
+        ("e", True),
+    ]
+    assert [d.revision for d, _ in logged] == [1, 1, 1, 2, 1]
+    assert [d.action for d, _ in logged] == [
+        Action.REVIEW,
+        Action.REMOVE,
+        Action.ALLOW,
+        Action.ALLOW,
+        Action.REMOVE,
+    ]
+    for decision, _ in logged:
+        assert log.decision(decision.decision_id) == decision
+        state = log.current(decision.video_id)
+        assert state is not None
+        assert (state.decision_id, state.revision) == (decision.decision_id, decision.revision)
+    assert [e.type for e in log.history("a")] == [
+        EventType.SCORED,
+        EventType.QUEUED_FOR_REVIEW,
+        EventType.SUPERSEDED,
+        EventType.SCORED,
+    ]
+    assert [e.type for e in log.history("c")] == [EventType.SCORED, EventType.AUTO_REMOVED]
+    assert [e.type for e in log.history("d")] == [EventType.SCORED, EventType.QUEUED_FOR_REVIEW]
+    assert len(effects.closed) == 1 and len(effects.queue) == 1  # a's item closed, d's opened
+    assert len(effects.deliveries) == 2  # one "removed" webhook each for c and e
+    assert log.count_rows() == {
+        "events": 3 + 2 + 2 + 2 + 2,  # before (a: 2, b: 1); a superseded + scored; c, d, e
+        "decisions": 6,
+        "videos": 5,
+        "reports": 0,
+        "contents": 6,
+    }
+
+
+def test_the_same_video_twice_in_one_write_is_refused_and_nothing_written(
+    engine: sa.Engine,
+) -> None:
+    log = DecisionLog(engine)
+    with pytest.raises(ValueError, match="twice"):
+        log.record_scorings([record("v1"), record("v2"), record("v1", "edited")], NOW)
+    assert log.count_rows()["decisions"] == 0
+
+
+def test_concurrent_batches_over_the_same_videos_make_one_decision_each(
+    engine: sa.Engine,
+) -> None:
+    """Batches in opposite orders over the same videos, first writes and edits: one decision
+    per video and revision, no deadlock (PostgreSQL locks the rows in video_id order)."""
+    log = DecisionLog(engine)
+    names = [f"v{i}" for i in range(6)]
+    log.record_scorings([record(name) for name in names[:3]], NOW)  # three exist, three new
+    barrier = threading.Barrier(6)
+
+    def write(turn: int) -> list[str]:
+        order = names if turn % 2 else names[::-1]
+        barrier.wait()
+        logged, _ = log.record_scorings([record(name, "edited") for name in order], NOW)
+        return sorted(decision.decision_id for decision, _ in logged)
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = set(map(tuple, pool.map(write, range(6))))
+    assert len(answers) == 1  # every writer was told the same six decisions
+    assert log.count_rows()["decisions"] == 3 + 6
+    for name in names:
+        state = log.current(name)
+        assert state is not None
+        assert state.revision == (2 if name in names[:3] else 1)
+
+
 def test_views_only_grow(engine: sa.Engine) -> None:
     log = DecisionLog(engine)
     log.record_scorings([record("v1")], NOW)
