@@ -9,6 +9,7 @@ process and version, switched without a restart), and builds the use cases.
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -95,6 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         coalescer.start()
         app.state.coalescer = coalescer
+        # What start-up built (libraries, models, tables: ~170,000 objects) lives as long as
+        # the process; left to the collector, every full collection walked all of it, a 70 ms
+        # stop of this worker about every 8,000 title requests. Frozen, one takes ~1.5 ms.
+        gc.collect()
+        gc.freeze()
         log.info(
             "service.started",
             extra={
@@ -111,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 log.warning("scoring.stop_timed_out", extra={"detail": "still deciding at exit"})
             registry.close()
             parts.close()
+            gc.unfreeze()  # collectable again (an app in a longer-lived process: tests)
 
     app = FastAPI(
         title="Mizan moderation service",

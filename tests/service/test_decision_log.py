@@ -145,7 +145,7 @@ def test_one_write_of_many_videos_gives_each_its_own_outcome(engine: sa.Engine) 
     ]
     assert [e.type for e in log.history("c")] == [EventType.SCORED, EventType.AUTO_REMOVED]
     assert [e.type for e in log.history("d")] == [EventType.SCORED, EventType.QUEUED_FOR_REVIEW]
-    assert len(effects.closed) == 1 and len(effects.queue) == 1  # a's item closed, d's opened
+    assert (len(effects.closed), len(effects.queue)) == (1, 1)  # a's item closed, d's opened
     assert len(effects.deliveries) == 2  # one "removed" webhook each for c and e
     assert log.count_rows() == {
         "events": 3 + 2 + 2 + 2 + 2,  # before (a: 2, b: 1); a superseded + scored; c, d, e
