@@ -96,10 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         coalescer.start()
         app.state.coalescer = coalescer
-        # What start-up built (libraries, models, tables: ~170,000 objects) lives as long as
-        # the process; left to the collector, every full collection walked all of it, a 70 ms
-        # stop of this worker about every 8,000 title requests. Frozen, one takes ~1.5 ms.
-        gc.collect()
+        # What start-up built (libraries, models, tables: ~170,000 objects) lives about as
+        # long as the process; left to the collector, every full collection walked all of it,
+        # a 70 ms stop of this worker about every 8,000 title requests. Frozen, one takes
+        # ~1.5 ms. (No collection first: in a test process that would walk the whole heap at
+        # every app start; what start-up left as garbage is a one-off.)
         gc.freeze()
         log.info(
             "service.started",
@@ -112,12 +113,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            # off the event loop: the thread may still be deciding what was queued
-            if not await anyio.to_thread.run_sync(coalescer.close):
-                log.warning("scoring.stop_timed_out", extra={"detail": "still deciding at exit"})
-            registry.close()
-            parts.close()
-            gc.unfreeze()  # collectable again (an app in a longer-lived process: tests)
+            try:
+                # off the event loop: the thread may still be deciding what was queued
+                if not await anyio.to_thread.run_sync(coalescer.close):
+                    log.warning(
+                        "scoring.stop_timed_out", extra={"detail": "still deciding at exit"}
+                    )
+                registry.close()
+                parts.close()
+            finally:
+                gc.unfreeze()  # collectable again (an app in a longer-lived process: tests)
 
     app = FastAPI(
         title="Mizan moderation service",

@@ -29,11 +29,11 @@ from typing import TypeVar
 
 from classifier import Video
 from service import metrics
-from service.decision_log import ScoringRecord
 from service.domain import Upload
 from service.errors import ServiceUnavailableError
 from service.moderation import Scored
 from service.problems import database_unavailable
+from service.scoring_write import ScoringRecord
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,10 +33,17 @@ from service.domain import (
     VideoState,
     Visibility,
 )
-from service.tables import events, videos
+from service.errors import NotFoundError
+from service.tables import decisions, events, videos
 
 # Statements built once: compiling .values(...) anew for every write cost more than the write.
 INSERT_EVENT = events.insert()
+_SELECT_VIDEOS = (
+    sa.select(videos)
+    .where(videos.c.video_id.in_(sa.bindparam("video_ids", expanding=True)))
+    .order_by(videos.c.video_id)
+)
+_LOCK_VIDEOS = _SELECT_VIDEOS.with_for_update()
 
 
 def locked_video(connection: sa.Connection, video_id: str) -> Mapping[Any, Any] | None:
@@ -46,6 +53,26 @@ def locked_video(connection: sa.Connection, video_id: str) -> Mapping[Any, Any] 
         query = query.with_for_update()
     row = connection.execute(query).one_or_none()
     return row._mapping if row else None
+
+
+def locked_videos(
+    connection: sa.Connection, video_ids: Sequence[str]
+) -> dict[str, Mapping[Any, Any]]:
+    """The rows of those videos that exist, by video_id, locked until the transaction ends.
+    PostgreSQL locks them in its order of video_id, the same for every batch, so two batches
+    sharing videos cannot deadlock (SQLite: the write lock is held already)."""
+    query = _LOCK_VIDEOS if connection.dialect.name == "postgresql" else _SELECT_VIDEOS
+    found = connection.execute(query, {"video_ids": list(video_ids)})
+    return {row.video_id: row._mapping for row in found}
+
+
+def decision_by_id(connection: sa.Connection, decision_id: str) -> Decision:
+    row = connection.execute(
+        sa.select(decisions).where(decisions.c.decision_id == decision_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no decision {decision_id}")
+    return decision(row._mapping)
 
 
 def video_columns(connection: sa.Connection, video_id: str) -> Mapping[Any, Any]:

@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from classifier import Evidence, OnnxScorer, Video, VideoScores, detect_language
-from service.decision_log import DecisionLog, ScoringRecord, ShadowRecord
+from service.decision_log import DecisionLog
 from service.domain import Action, Decision, Upload, VideoState, content_hash
 from service.effects import Effects
 from service.model_registry import Lineup
 from service.policy import Policy, decide
+from service.scoring_write import ScoringRecord, ShadowRecord
 
 log = logging.getLogger(__name__)
 

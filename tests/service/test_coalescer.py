@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from classifier import OnnxScorer
 from service import wiring
 from service.coalescer import ScoringCoalescer
-from service.decision_log import ScoringRecord
 from service.domain import Action, Decision, EventType, Upload
 from service.errors import ConflictError, ServiceUnavailableError
 from service.model_registry import fixed_lineup
 from service.moderation import Moderation, Scored
+from service.scoring_write import ScoringRecord
 from tests.service.conftest import SPAM, upload, video
 
 TRANSCRIPT = "we cook karahi " * 400  # 6,000 characters

@@ -149,6 +149,24 @@ def test_thresholds_take_each_account_action_once(
     assert restriction["ends_at"] - restriction["started_at"] == dt.timedelta(days=7)
 
 
+def test_removals_written_together_strike_one_by_one(
+    parts: wiring.Parts, moderation: Moderation
+) -> None:
+    """Three removals of one creator in one write (a batch, or requests decided together):
+    a strike each, each threshold's action taken once, each notice quoting its own video."""
+    scored = moderation.score(
+        [upload(f"b{n}", **{**SPAM, "title": f"FREE iPhone giveaway number {n}"}) for n in range(3)]
+    )
+    assert [s.decision.action.value for s in scored] == ["remove"] * 3
+    assert actions(parts) == [("warning", True), ("upload_restriction", True), ("ban", True)]
+    assert len(parts.creators.record("creator-1").active_strikes) == 3
+    for n, result in enumerate(scored):
+        evidence = removal_notice(parts, f"b{n}")["evidence"]
+        assert isinstance(evidence, dict)
+        deciding = next(e for e in result.decision.evidence if e.label == result.decision.label)
+        assert evidence["text"] == deciding.text
+
+
 def test_strikes_expire_with_the_clock(
     parts: wiring.Parts, moderation: Moderation, clock: Clock
 ) -> None:

@@ -13,9 +13,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from classifier import Video
-from service.decision_log import DecisionLog, ScoringRecord
+from service.decision_log import DecisionLog
 from service.domain import Action, EventType, Status, Upload, Visibility
 from service.errors import ConflictError, NotFoundError
+from service.scoring_write import ScoringRecord
 from service.tables import metadata
 
 NOW = dt.datetime(2023, 3, 1, 12, 0, tzinfo=dt.UTC)
