@@ -23,6 +23,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -49,6 +50,7 @@ class _Job:
     chars: int
     video_ids: frozenset[str]
     future: asyncio.Future[list[Scored]]  # of the event loop of the waiting handler
+    queued_at: float  # time.monotonic(): how long it waited is a metric (queueing, not work)
 
 
 class ScoringCoalescer:
@@ -88,6 +90,7 @@ class ScoringCoalescer:
             sum(_chars(upload.content) for upload in uploads),
             frozenset(upload.video_id for upload in uploads),
             asyncio.get_running_loop().create_future(),
+            time.monotonic(),
         )
         with self._closing:
             if self._closed or not self._thread.is_alive():
@@ -159,6 +162,9 @@ class ScoringCoalescer:
     def _decide(self, jobs: list[_Job]) -> None:
         uploads = [upload for job in jobs for upload in job.uploads]
         metrics.observe_scoring_batch(len(uploads))
+        started = time.monotonic()
+        for job in jobs:
+            metrics.observe_scoring_wait(started - job.queued_at)
         if len(jobs) == 1:
             _settle(jobs[0], _attempt(self._score, uploads))
             return

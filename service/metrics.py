@@ -49,6 +49,12 @@ SCORING_BATCH = Histogram(
     "Videos decided together in one model run and transaction (service/coalescer.py)",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
 )
+SCORING_WAIT = Histogram(
+    "mizan_scoring_wait_seconds",
+    "How long a scoring request waited for its worker's scoring thread to take it up (the "
+    "queueing part of the request's latency: high while the worker is saturated)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
 DEFERRED_EFFECTS = Counter(
     "mizan_deferred_effects_total",
     "Writes whose Redis side (queue, webhook) failed and waits for reconcile",
@@ -70,6 +76,10 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 
 def observe_scoring_batch(videos: int) -> None:
     SCORING_BATCH.observe(videos)
+
+
+def observe_scoring_wait(seconds: float) -> None:
+    SCORING_WAIT.observe(seconds)
 
 
 def count_decision(

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from classifier import OnnxScorer
-from service import wiring
+from service import metrics, wiring
 from service.coalescer import ScoringCoalescer
 from service.domain import Action, Decision, EventType, Upload
 from service.errors import ConflictError, ServiceUnavailableError
@@ -280,3 +280,37 @@ def test_a_worker_whose_scoring_thread_stopped_is_not_ready_and_answers_503(
     assert answer.status_code == 503
     assert "scoring thread is stopped" in answer.json()["detail"]
     assert client.get("/v1/videos/after", headers=uploader).status_code == 404
+
+
+def _wait_totals() -> tuple[float, float]:
+    """Count and sum of mizan_scoring_wait_seconds in this process."""
+    (family,) = metrics.SCORING_WAIT.collect()
+    values = {sample.name: sample.value for sample in family.samples}
+    return values["mizan_scoring_wait_seconds_count"], values["mizan_scoring_wait_seconds_sum"]
+
+
+def test_how_long_requests_waited_for_the_thread_is_measured(moderation: Moderation) -> None:
+    """Each request is counted once, with at least the time it was held behind another."""
+    count_before, sum_before = _wait_totals()
+    decide = GatedDecide(moderation)
+    coalescer = ScoringCoalescer(decide.assess, decide.record, max_videos=16, max_chars=200_000)
+    coalescer.start()
+
+    async def held_behind_first() -> None:
+        first = asyncio.create_task(coalescer.score([upload("first")], all_or_none=False))
+        await asyncio.to_thread(decide.entered.wait, 30)
+        waiting = [
+            asyncio.create_task(coalescer.score([upload(f"w{i}")], all_or_none=False))
+            for i in range(3)
+        ]
+        await asyncio.sleep(0.2)  # the three are queued at once, then held this long
+        decide.gate.set()
+        await asyncio.gather(first, *waiting)
+
+    try:
+        asyncio.run(held_behind_first())
+    finally:
+        coalescer.close()
+    count, total = _wait_totals()
+    assert count - count_before == 4
+    assert total - sum_before >= 3 * 0.2
