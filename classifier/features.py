@@ -207,25 +207,30 @@ def encode(texts: Sequence[str], spec: NgramSpec) -> EncodedBatch:
 
 
 def _count_per_segment(keys: U64, segments: I64, n_texts: int) -> EncodedBatch:
-    """Unique keys of each segment with their counts (one small np.unique per segment)."""
+    """Unique keys of each segment with their counts, segments in order, keys ascending.
+
+    Each segment's keys are sorted in place (one numpy call per segment: a 1,500-word
+    transcript has 64), and the runs of equal keys are then found for all segments at once;
+    ``np.unique`` per segment, its generality paid 64 times, took twice as long.
+    """
     if len(keys) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return EncodedBatch(empty, np.zeros(0, dtype=np.float32), empty, n_texts)
     order = np.argsort(segments, kind="stable")  # radix-like for small ints
-    keys, segments = keys[order], segments[order]
+    keys, segments = keys[order], segments[order]  # copies: sorted in place below
     bounds = np.flatnonzero(np.diff(segments)) + 1
-    out_keys: list[U64] = []
-    out_counts: list[npt.NDArray[np.int64]] = []
-    out_segments: list[I64] = []
-    for begin, end in zip(np.r_[0, bounds], np.r_[bounds, len(keys)], strict=True):
-        unique, count = np.unique(keys[begin:end], return_counts=True)
-        out_keys.append(unique)
-        out_counts.append(count)
-        out_segments.append(np.full(len(unique), segments[begin], dtype=np.int64))
+    starts = np.r_[0, bounds]
+    for begin, end in zip(starts.tolist(), [*bounds.tolist(), len(keys)], strict=True):
+        keys[begin:end].sort()
+    first = np.empty(len(keys), dtype=np.bool_)  # where a run of equal keys begins
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    first[starts] = True  # a segment's first key, even if the last one's last was the same
+    runs = np.flatnonzero(first)
     return EncodedBatch(
-        keys=np.concatenate(out_keys).view(np.int64),
-        counts=np.concatenate(out_counts).astype(np.float32),
-        segments=np.concatenate(out_segments),
+        keys=keys[runs].view(np.int64),
+        counts=np.diff(runs, append=len(keys)).astype(np.float32),
+        segments=segments[runs],
         n_texts=n_texts,
     )
 

@@ -15,6 +15,7 @@ from classifier.features import (
     TOKEN_PATTERN,
     WORD_BLOCK,
     NgramSpec,
+    _count_per_segment,
     encode,
     text_keys,
     vocabulary_key,
@@ -83,6 +84,28 @@ def test_encode_of_nothing() -> None:
     batch = encode([], SPEC)
     assert batch.n_texts == 0
     assert len(batch.keys) == 0
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.sampled_from([0, 1, 2, 2**63, 2**64 - 1])), max_size=60
+    )
+)
+def test_keys_are_counted_once_per_segment(pairs: list[tuple[int, int]]) -> None:
+    """Equal keys in neighbouring segments (and the largest key) stay apart and counted."""
+    keys = np.array([key for _, key in pairs], dtype=np.uint64)
+    segments = np.array([segment for segment, _ in pairs], dtype=np.int64)
+    batch = _count_per_segment(keys, segments, 3)
+    got = list(
+        zip(
+            batch.segments.tolist(),
+            batch.keys.view(np.uint64).tolist(),
+            batch.counts.astype(int).tolist(),
+            strict=True,
+        )
+    )
+    expected = sorted((segment, key, n) for (segment, key), n in Counter(pairs).items())
+    assert got == expected  # unique per segment, in segment then key order
 
 
 @given(st.lists(st.text(max_size=40), max_size=6))
