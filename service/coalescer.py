@@ -95,6 +95,7 @@ class ScoringCoalescer:
         with self._closing:
             if self._closed or not self._thread.is_alive():
                 raise ServiceUnavailableError("this worker's scoring thread is stopped")
+            metrics.count_scoring_waiting(len(uploads))
             self._queue.put(job)
         # shielded: a handler that is cancelled does not cancel a decision that may already
         # be logged; it just stops waiting for it
@@ -112,6 +113,7 @@ class ScoringCoalescer:
                 jobs = [first]
                 if not first.all_or_none:
                     self._gather(jobs)
+                _taken_up(jobs)
                 self._decide(jobs)
             except Exception as exc:  # a fault of ours: those requests fail, the thread goes on
                 log.error("scoring.failed", extra={"error": type(exc).__name__})
@@ -121,7 +123,9 @@ class ScoringCoalescer:
                 log.critical("scoring.stopped", extra={"error": type(exc).__name__})
                 with self._closing:  # nothing more is queued, and nobody is left waiting
                     self._closed = True
-                for job in [*jobs, *self._drain()]:
+                drained = self._drain()
+                metrics.count_scoring_waiting(-sum(len(job.uploads) for job in drained))
+                for job in [*jobs, *drained]:
                     _settle(job, ServiceUnavailableError("the scoring thread stopped"))
                 return
 
@@ -162,9 +166,6 @@ class ScoringCoalescer:
     def _decide(self, jobs: list[_Job]) -> None:
         uploads = [upload for job in jobs for upload in job.uploads]
         metrics.observe_scoring_batch(len(uploads))
-        started = time.monotonic()
-        for job in jobs:
-            metrics.observe_scoring_wait(started - job.queued_at)
         if len(jobs) == 1:
             _settle(jobs[0], _attempt(self._score, uploads))
             return
@@ -206,6 +207,15 @@ def _chars(video: Video) -> int:
         len(transcript) if isinstance(transcript, str) else sum(len(s.text) for s in transcript)
     )
     return len(video.title) + len(video.description) + sum(map(len, video.hashtags)) + spoken
+
+
+def _taken_up(jobs: Sequence[_Job]) -> None:
+    """A round's jobs stop waiting: each one's wait is observed, once, from its arrival (a
+    job carried over from an earlier round included)."""
+    now = time.monotonic()
+    for job in jobs:
+        metrics.observe_scoring_wait(now - job.queued_at)
+    metrics.count_scoring_waiting(-sum(len(job.uploads) for job in jobs))
 
 
 def _attempt(

@@ -55,6 +55,11 @@ SCORING_WAIT = Histogram(
     "queueing part of the request's latency: high while the worker is saturated)",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+SCORING_WAITING = Gauge(
+    "mizan_scoring_waiting_videos",
+    "Videos waiting for a worker's scoring thread, in the worker with the longest line",
+    multiprocess_mode="livemax",
+)
 DEFERRED_EFFECTS = Counter(
     "mizan_deferred_effects_total",
     "Writes whose Redis side (queue, webhook) failed and waits for reconcile",
@@ -80,6 +85,11 @@ def observe_scoring_batch(videos: int) -> None:
 
 def observe_scoring_wait(seconds: float) -> None:
     SCORING_WAIT.observe(seconds)
+
+
+def count_scoring_waiting(videos: int) -> None:
+    """``videos`` more (or, negative, fewer) waiting for this worker's scoring thread."""
+    SCORING_WAITING.inc(videos)
 
 
 def count_decision(

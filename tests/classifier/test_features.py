@@ -95,7 +95,15 @@ def test_keys_are_counted_once_per_segment(pairs: list[tuple[int, int]]) -> None
     """Equal keys in neighbouring segments (and the largest key) stay apart and counted."""
     keys = np.array([key for _, key in pairs], dtype=np.uint64)
     segments = np.array([segment for segment, _ in pairs], dtype=np.int64)
+    given_keys, given_segments = keys.copy(), segments.copy()
     batch = _count_per_segment(keys, segments, 3)
+    assert np.array_equal(keys, given_keys)  # it sorts, but copies: the caller's are as given
+    assert np.array_equal(segments, given_segments)
+    assert (batch.keys.dtype, batch.counts.dtype, batch.segments.dtype) == (
+        np.int64,
+        np.float32,
+        np.int64,
+    )
     got = list(
         zip(
             batch.segments.tolist(),

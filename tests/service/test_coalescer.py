@@ -282,28 +282,44 @@ def test_a_worker_whose_scoring_thread_stopped_is_not_ready_and_answers_503(
     assert client.get("/v1/videos/after", headers=uploader).status_code == 404
 
 
-def _wait_totals() -> tuple[float, float]:
-    """Count and sum of mizan_scoring_wait_seconds in this process."""
-    (family,) = metrics.SCORING_WAIT.collect()
-    values = {sample.name: sample.value for sample in family.samples}
-    return values["mizan_scoring_wait_seconds_count"], values["mizan_scoring_wait_seconds_sum"]
+def _sample(metric: object, name: str) -> float:
+    """A sample of a metric of this process (tests run without multiprocess mode)."""
+    (family,) = metric.collect()  # type: ignore[attr-defined]
+    return float(next(sample.value for sample in family.samples if sample.name == name))
 
 
-def test_how_long_requests_waited_for_the_thread_is_measured(moderation: Moderation) -> None:
-    """Each request is counted once, with at least the time it was held behind another."""
-    count_before, sum_before = _wait_totals()
+def _wait_totals() -> tuple[float, float, float]:
+    return (
+        _sample(metrics.SCORING_WAIT, "mizan_scoring_wait_seconds_count"),
+        _sample(metrics.SCORING_WAIT, "mizan_scoring_wait_seconds_sum"),
+        _sample(metrics.SCORING_WAITING, "mizan_scoring_waiting_videos"),
+    )
+
+
+def test_how_long_requests_waited_and_how_many_wait_are_measured(
+    moderation: Moderation,
+) -> None:
+    """Each request's wait is observed once, from its arrival, also when it is carried over
+    to a later round (the same video twice); the waiting gauge counts the line."""
+    count_before, sum_before, waiting_before = _wait_totals()
     decide = GatedDecide(moderation)
     coalescer = ScoringCoalescer(decide.assess, decide.record, max_videos=16, max_chars=200_000)
     coalescer.start()
+    held: list[float] = []
 
     async def held_behind_first() -> None:
         first = asyncio.create_task(coalescer.score([upload("first")], all_or_none=False))
         await asyncio.to_thread(decide.entered.wait, 30)
         waiting = [
             asyncio.create_task(coalescer.score([upload(f"w{i}")], all_or_none=False))
-            for i in range(3)
+            for i in range(2)
         ]
+        # the same video again, edited: decided in the round after the others
+        waiting.append(
+            asyncio.create_task(coalescer.score([upload("w1", title="edited")], all_or_none=False))
+        )
         await asyncio.sleep(0.2)  # the three are queued at once, then held this long
+        held.append(_wait_totals()[2] - waiting_before)
         decide.gate.set()
         await asyncio.gather(first, *waiting)
 
@@ -311,6 +327,9 @@ def test_how_long_requests_waited_for_the_thread_is_measured(moderation: Moderat
         asyncio.run(held_behind_first())
     finally:
         coalescer.close()
-    count, total = _wait_totals()
+    assert decide.calls == [["first"], ["w0", "w1"], ["w1"]]
+    count, total, waiting_after = _wait_totals()
+    assert held == [3]
+    assert waiting_after == waiting_before
     assert count - count_before == 4
     assert total - sum_before >= 3 * 0.2
