@@ -16,7 +16,9 @@ Needs wrk (Debian: apt-get install wrk). For a title-only video and a 1,500-word
    scheduled send), p50/p99; a share past the closed-loop throughput is not offered.
 
 wrk and the open-loop client run on the same machine and take CPU from the server; the bare
-ceiling pays the same tax. Prints a Markdown table for BENCHMARKS.md.
+ceiling pays the same tax. So the closed-loop runs also give the server's CPU time per
+request (its process group's, from /proc: not wrk's, nor a PostgreSQL server's), beside the
+scorer alone's per video. Prints Markdown tables for BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -93,12 +95,12 @@ def wait_ready(url: str, timeout_s: float = 90) -> None:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str]) -> Iterator[None]:
+def process(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         args, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        yield
+        yield proc
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
@@ -151,6 +153,32 @@ def body_template(case: dict[str, str]) -> str:
         **case,
     }
     return json.dumps(body)
+
+
+def cpu_seconds(group: int) -> float:
+    """User and system CPU seconds of the live processes of a process group (a server and its
+    workers; a database server's own processes are not in it)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[2]) == group:  # pgrp
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk_measuring_cpu(
+    base: str, key: str, case: dict[str, str], seconds: int, server: subprocess.Popen[bytes]
+) -> dict[str, float]:
+    """`run_wrk`, and the server's CPU per answered request (wrk's own CPU is not in it)."""
+    before = cpu_seconds(server.pid)
+    result = run_wrk(base, key, case, seconds)
+    used = cpu_seconds(server.pid) - before
+    return {**result, "cpu_us_per_request": 1e6 * used / max(result["requests"], 1.0)}
 
 
 def run_wrk(base: str, key: str, case: dict[str, str], seconds: int) -> dict[str, float]:
@@ -309,10 +337,12 @@ def main() -> None:
             "bench.bare_app:app",
         ],
         env,
-    ):
+    ) as bare_server:
         wait_ready(f"http://127.0.0.1:{bare_port}/docs")
         bare = {
-            name: run_wrk(f"http://127.0.0.1:{bare_port}", "none", case, args.seconds)
+            name: run_wrk_measuring_cpu(
+                f"http://127.0.0.1:{bare_port}", "none", case, args.seconds, bare_server
+            )
             for name, case in cases.items()
         }
         if any(result["errors"] for result in bare.values()):
@@ -350,11 +380,11 @@ def main() -> None:
             env["MIZAN_MODELS_DIR"] = str(shadow_models(state))
             subprocess.run([*CLI, "models", "shadow", SHADOW], env=env, check=True)
         key = uploader_key(env, "bench")
-        with process([*CLI, "serve"], env):
+        with process([*CLI, "serve"], env) as server:
             base = f"http://127.0.0.1:{port}"
             wait_ready(f"{base}/readyz")
             for name, case in cases.items():
-                service = run_wrk(base, key, case, args.seconds)
+                service = run_wrk_measuring_cpu(base, key, case, args.seconds, server)
                 # the issue's load is 70% of what the scorer alone does, offered open-loop
                 curve = {
                     share: at_share(base, key, case, share * alone[name], service, args.seconds)
@@ -396,8 +426,28 @@ def main() -> None:
             f"| {row['scorer_alone_8_at_a_time_per_s']:.0f} | {row['service_vs_scorer']:.0%} "
             f"| {o['offered_rps']:.0f} {_latency_cells(o)}"
         )
+    print_cpu(rows, args.workers)
     if len(args.load_shares) > 1:
         print_curves(rows)
+
+
+def print_cpu(rows: list[dict[str, object]], workers: int) -> None:
+    """CPU per request: what the closed-loop rates cost, whatever else shared the cores."""
+    print()
+    print(
+        "| database | case | service CPU us/request | bare FastAPI CPU us/request "
+        "| scorer alone CPU us/video (one at a time) | 8 at a time |"
+    )
+    print("|---|---|---:|---:|---:|---:|")
+    for row in rows:
+        s, b = row["service"], row["bare"]
+        # the scorer-alone processes are busy the whole time: a core-second each per second
+        alone = 1e6 * workers / row["scorer_alone_per_s"]  # type: ignore[operator]
+        batched = 1e6 * workers / row["scorer_alone_8_at_a_time_per_s"]  # type: ignore[operator]
+        print(
+            f"| {row['database']} | {row['case']} | {s['cpu_us_per_request']:.0f} "  # type: ignore[index]
+            f"| {b['cpu_us_per_request']:.0f} | {alone:.0f} | {batched:.0f} |"  # type: ignore[index]
+        )
 
 
 def print_curves(rows: list[dict[str, object]]) -> None:
