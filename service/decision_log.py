@@ -122,10 +122,8 @@ class DecisionLog:
                 with write_transaction(self._engine) as connection:
                     current = locked_videos(connection, video_ids)
                     write = ScoringWrite(connection, now, self._options)
-                    for i in order:
-                        results[i] = write.decide(
-                            records[i], current.get(records[i].upload.video_id)
-                        )
+                    for i, video_id in zip(order, video_ids, strict=True):
+                        results[i] = write.decide(records[i], current.get(video_id))
                     write.finish()
                 return [results[i] for i in range(len(records))], write.effects
             except IntegrityError:

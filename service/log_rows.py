@@ -48,11 +48,7 @@ _LOCK_VIDEOS = _SELECT_VIDEOS.with_for_update()
 
 def locked_video(connection: sa.Connection, video_id: str) -> Mapping[Any, Any] | None:
     """The video's row, locked until the transaction ends (SQLite: the write lock is held)."""
-    query = sa.select(videos).where(videos.c.video_id == video_id)
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = connection.execute(query).one_or_none()
-    return row._mapping if row else None
+    return locked_videos(connection, [video_id]).get(video_id)
 
 
 def locked_videos(
