@@ -9,6 +9,7 @@ process and version, switched without a restart), and builds the use cases.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import secrets
@@ -23,7 +24,7 @@ from service import metrics, openapi, problems, wiring
 from service.coalescer import ScoringCoalescer
 from service.domain import Decision
 from service.keys import KeyStore
-from service.middleware import BodyLimit, RequestMetrics
+from service.middleware import BodyLimit, OnlyUnder, RequestMetrics
 from service.model_registry import ModelRegistry
 from service.moderation import Moderation
 from service.routes import (
@@ -161,13 +162,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "MIZAN_CONSOLE_SECRET when running several workers or replicas"
             },
         )
+    # the console's cookie session, for /console only: the API authenticates by key
     app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.console_secret.get_secret_value() or secrets.token_urlsafe(32),
-        session_cookie="mizan_console",
-        max_age=settings.console_session_s,
-        same_site="lax",  # strict would drop the session on links from mail or chat
-        https_only=settings.console_secure_cookie,
+        OnlyUnder,
+        prefix="/console",
+        wrap=functools.partial(
+            SessionMiddleware,
+            secret_key=settings.console_secret.get_secret_value() or secrets.token_urlsafe(32),
+            session_cookie="mizan_console",
+            max_age=settings.console_session_s,
+            same_site="lax",  # strict would drop the session on links from mail or chat
+            https_only=settings.console_secure_cookie,
+        ),
     )
     app.add_middleware(BodyLimit, limit_for=limit_for)
     app.add_middleware(RequestMetrics)
