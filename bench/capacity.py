@@ -119,7 +119,7 @@ def main() -> None:
         key = uploader_key(env, "capacity")
         with process([*CLI, "serve"], env):
             base = f"http://127.0.0.1:{port}"
-            wait_ready(f"{base}/readyz")
+            wait_ready(f"{base}/readyz", listeners=args.workers)
             run_wrk(base, key, CASE, 3)  # warm-up: first connections, caches, page cache
             saturated, best = capacity(base, key, args.seconds)
         rows.append((database, saturated, best))

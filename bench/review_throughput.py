@@ -136,7 +136,7 @@ def http_run(items: int, moderators: int, database_url: str | None) -> dict[str,
     moderator_keys = [key(cli, env, f"bench-mod-{n}", "moderator") for n in range(moderators)]
     base = f"http://127.0.0.1:{port}"
     with process([*cli, "serve"], env):
-        wait_ready(f"{base}/readyz")
+        wait_ready(f"{base}/readyz", listeners=2)
         run = int(time.time())
         with httpx.Client(
             base_url=base, headers={"Authorization": f"Bearer {uploader}"}, timeout=120
