@@ -90,6 +90,17 @@ def test_same_content_replays_the_first_decision(client: TestClient, uploader: H
     assert rows(client) == before
 
 
+def test_the_cookie_session_is_the_consoles_alone(client: TestClient, uploader: Headers) -> None:
+    # the session middleware runs under /console only (service/middleware.py OnlyUnder)
+    scored = client.post("/v1/videos/score", json=video("v-cookie"), headers=uploader)
+    assert scored.status_code == 200
+    assert scored.headers["content-type"] == "application/json"
+    assert "set-cookie" not in scored.headers
+    sign_in = client.get("/console/login")
+    assert sign_in.status_code == 200
+    assert "mizan_console=" in sign_in.headers["set-cookie"]
+
+
 def test_edited_content_is_scored_as_a_new_revision(client: TestClient, uploader: Headers) -> None:
     client.post("/v1/videos/score", json=video("v1"), headers=uploader)
     edited = client.post(
