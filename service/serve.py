@@ -104,9 +104,18 @@ def rq_worker(settings: Settings) -> Iterator[None]:
 def serve(settings: Settings) -> None:
     with prepared(settings) as ready, rq_worker(ready):
         if ready.workers == 1:
+            # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the
+            # handler it found there. Python's default handler would end the process on the
+            # spot, before the blocks above stop the RQ worker and the embedded Redis: both
+            # outlived every `kill` of a one-worker server. As SystemExit, they run.
+            signal.signal(signal.SIGTERM, _exit_on_signal)
             uvicorn.run(create_app(ready), host=ready.host, port=ready.port, access_log=False)
         else:
             run_workers(ready.host, ready.port, ready.workers)
+
+
+def _exit_on_signal(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)  # a shutdown asked for and done: 0, as the several-worker supervisor
 
 
 DEMO_VIDEOS: list[dict[str, object]] = [
