@@ -2,10 +2,11 @@
 
 uvicorn --workers 2 bench.bare_app:app
 
-The handler is async, as the service's scoring handler is: a plain `def` would be run on the
-threadpool, a hop that costs more CPU than the whole of this endpoint (bare FastAPI with a
-`def` handler measured ~410 us a request against ~150 async, one worker), and ceilings up to
-2026-11-29 were measured that way, too low for a service that does not pay it.
+The handler is async, as the service's scoring handler has been since 54e04af (2026-11-29): a
+plain `def` runs on FastAPI's threadpool, a hop that nearly doubles a bare endpoint's CPU
+(275-306 against 151-161 us a request in bench/service_throughput.py's runs), which the
+service's scoring handler no longer pays. Ceilings measured before this file changed used
+`def`.
 """
 
 from __future__ import annotations

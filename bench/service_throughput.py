@@ -42,6 +42,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -87,12 +88,14 @@ def wait_ready(url: str, timeout_s: float = 90, listeners: int = 1) -> None:
     """Until ``url`` answers and ``listeners`` sockets listen on its port: `mizan serve` gives
     each worker its own (SO_REUSEPORT), and the first worker's ready answer says nothing of
     the others. wrk's keep-alive connections stay where they landed, so a run started while
-    one worker was still loading sent it every request: runs that used one core of two."""
+    one worker was still loading would send it every request (the likely cause of runs that
+    used one core of two)."""
     deadline = time.monotonic() + timeout_s
-    port = int(url.split(":")[2].split("/")[0])
+    port = urlsplit(url).port
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url, timeout=2).status_code < 500 and listening(port) >= listeners:
+            answered = httpx.get(url, timeout=2).status_code < 500
+            if answered and (port is None or listening(port) >= listeners):
                 return
         except httpx.HTTPError:
             pass
@@ -463,7 +466,7 @@ def print_cpu(rows: list[dict[str, object]], workers: int) -> None:
     print(
         "| database | case | service CPU us/request | bare FastAPI CPU us/request "
         "| scorer alone CPU us/video (one at a time) | 8 at a time "
-        "| busiest server process's share of its CPU |"
+        "| busiest server process's share of its CPU (service, bare) |"
     )
     print("|---|---|---:|---:|---:|---:|---:|")
     for row in rows:
@@ -474,7 +477,7 @@ def print_cpu(rows: list[dict[str, object]], workers: int) -> None:
         print(
             f"| {row['database']} | {row['case']} | {s['cpu_us_per_request']:.0f} "  # type: ignore[index]
             f"| {b['cpu_us_per_request']:.0f} | {alone:.0f} | {batched:.0f} "  # type: ignore[index]
-            f"| {s['busiest_process_share']:.0%} |"  # type: ignore[index]
+            f"| {s['busiest_process_share']:.0%}, {b['busiest_process_share']:.0%} |"  # type: ignore[index]
         )
 
 

@@ -84,7 +84,7 @@ def to_upload(body: VideoIn) -> Upload:
     summary="Score one video, act, log it",
     responses=conflict("the video is removed and this is an edit: appeal instead"),
 )
-async def score(body: VideoIn, request: Request, key: Uploader) -> Response:
+async def score(body: VideoIn, request: Request, response: Response, key: Uploader) -> DecisionOut:
     """Scores the video's texts, applies the policy and logs the decision.
 
     The same video_id with the same content returns the first decision and writes nothing
@@ -94,13 +94,9 @@ async def score(body: VideoIn, request: Request, key: Uploader) -> Response:
     # together with any other scoring requests waiting there; this coroutine only waits
     check_videos([body], _settings(request), batch=False)
     (result,) = await _coalescer(request).score([to_upload(body)], all_or_none=False)
-    # the JSON made here, once: returned as a model, FastAPI would validate it again first
-    answer = Response(
-        to_decision_out(result.decision).model_dump_json(), media_type="application/json"
-    )
     if not result.is_new:
-        answer.headers[REPLAYED] = "true"
-    return answer
+        response.headers[REPLAYED] = "true"
+    return to_decision_out(result.decision)
 
 
 @router.post(
