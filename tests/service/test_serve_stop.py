@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-import httpx
 import pytest
 
-from tests.service.served import CLI, free_port
+from tests.service.served import CLI, free_port, wait_ready
 
 T = TypeVar("T")
 
@@ -43,7 +42,7 @@ def test_sigterm_stops_the_rq_worker_and_the_embedded_redis(tmp_path: Path, work
     )
     started: list[int] = []
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/readyz", process)
+        wait_ready(f"http://127.0.0.1:{port}", process)
         redis_pid = _embedded_redis_pid(state)
         children = _eventually(lambda: _children(process.pid))  # RQ worker, API workers
         started = [redis_pid, *children]
@@ -60,19 +59,6 @@ def test_sigterm_stops_the_rq_worker_and_the_embedded_redis(tmp_path: Path, work
         for pid in started:  # never leave them behind, whatever the test found
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, "the server exited"
-        assert time.monotonic() < deadline, "the server did not become ready"
-        time.sleep(0.2)
 
 
 def _embedded_redis_pid(state: Path) -> int:
