@@ -175,6 +175,9 @@ def body_template(case: dict[str, str]) -> str:
     return json.dumps(body)
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 def cpu_by_process(group: int) -> dict[int, float]:
     """CPU seconds of each live process of a process group, by pid."""
     seconds = {}
@@ -188,9 +191,6 @@ def cpu_by_process(group: int) -> dict[int, float]:
         if int(fields[2]) == group:  # pgrp
             seconds[int(entry.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return seconds
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk_measuring_cpu(

@@ -92,11 +92,12 @@ class OnlyUnder:
     def __init__(self, app: ASGIApp, prefix: str, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
         self.app = app
         self.prefix = prefix.rstrip("/")
+        self.below = self.prefix + "/"
         self.wrapped = wrap(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if path == self.prefix or path.startswith(self.prefix + "/"):
+        if path == self.prefix or path.startswith(self.below):
             await self.wrapped(scope, receive, send)
         else:
             await self.app(scope, receive, send)

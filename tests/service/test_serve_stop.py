@@ -68,7 +68,7 @@ def _embedded_redis_pid(state: Path) -> int:
 
 
 def _children(parent: int) -> list[int]:
-    return [pid for pid in _pids() if _stat(pid)[1] == str(parent)]
+    return [pid for pid in _pids() if _stat(pid)[1:] == [str(parent)]]  # [] once gone
 
 
 def _alive(pid: int) -> bool:
