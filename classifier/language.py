@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 _ARABIC_SCRIPT = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
-_LETTER = re.compile(r"[^\W\d_]")
+# what is not a letter, in runs: what is left after removing them is the letters
+_NOT_LETTERS = re.compile(r"[\W\d_]+")
 _WORD = re.compile(r"[a-z]+")
 # Frequent Roman Urdu words that are not English words (spelling varies, so several forms).
 _ROMAN_URDU = frozenset(
@@ -34,9 +35,13 @@ SAMPLE_CHARS = 1_000
 
 def detect_language(text: str) -> str:
     text = text[:SAMPLE_CHARS]
-    letters = len(_LETTER.findall(text))
-    if letters and len(_ARABIC_SCRIPT.findall(text)) / letters >= 0.5:
-        return "ur"
+    # Letters are counted only when there is Arabic script to weigh against them: most
+    # texts have none, and counting a sample's letters cost more than the rest of this
+    arabic = len(_ARABIC_SCRIPT.findall(text))
+    if arabic:
+        letters = len(_NOT_LETTERS.sub("", text))
+        if letters and arabic / letters >= 0.5:
+            return "ur"
     words = _WORD.findall(text.casefold())
     if words and sum(word in _ROMAN_URDU for word in words) / len(words) >= ROMAN_URDU_SHARE:
         return "ur-Latn"
