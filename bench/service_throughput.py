@@ -1,7 +1,7 @@
 """POST /v1/videos/score through a real server, beside the bare FastAPI ceiling and the scorer.
 
     .venv/bin/python bench/service_throughput.py [--seconds 20] [--workers 2] [--postgres URL]
-        [--shadow]
+        [--shadow] [--server-cpus 0]
 
 Needs wrk (Debian: apt-get install wrk). For a title-only video and a 1,500-word transcript:
 
@@ -18,7 +18,16 @@ Needs wrk (Debian: apt-get install wrk). For a title-only video and a 1,500-word
 wrk and the open-loop client run on the same machine and take CPU from the server; the bare
 ceiling pays the same tax. So the closed-loop runs also give the server's CPU time per
 request (its process group's, from /proc: not wrk's, nor a PostgreSQL server's), beside the
-scorer alone's per video. Prints Markdown tables for BENCHMARKS.md.
+scorer alone's per video. With --server-cpus, the server, the bare app and the scorer alone
+run on those CPUs only, and the client (wrk, the open-loop client, this script) and the
+PostgreSQL backends serving the service on the others (bench/cpus.py): the service measured
+apart from its load generator, as with a second machine. --workers then defaults to one per
+server CPU.
+
+Every service run starts with a short warm-up; on PostgreSQL the schema's tables are then
+analyzed, as autovacuum does on a production server (this machine's runs with autovacuum off,
+and a plan made while `videos` was empty slowed the scoring write more and more over a run:
+bench/pg_generic_plans.py). Prints Markdown tables for BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -45,13 +54,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import sqlalchemy as sa
 
 from classifier import Video
 from service.models import load_active
 from service.settings import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT))  # the sibling bench module, when run as a script
-from bench import open_loop
+from bench import cpus, open_loop
 
 TITLE = "Chicken karahi in 20 minutes, Lahore style, with fresh tomatoes"
 WORDS = (
@@ -115,9 +125,16 @@ def listening(port: int) -> int:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    args: list[str], env: dict[str, str], on_cpus: frozenset[int] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
-        args, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        args,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=cpus.pinned_to(on_cpus),
     )
     try:
         yield proc
@@ -277,7 +294,10 @@ def _score_loop(
     seconds: float,
     batch: int,
     queue: multiprocessing.Queue,  # type: ignore[type-arg]
+    on_cpus: frozenset[int] | None,
 ) -> None:
+    if on_cpus is not None:
+        os.sched_setaffinity(0, on_cpus)
     scorer = load_active(PROJECT_ROOT / "models")
     videos = [Video(title=case.get("title", ""), transcript=case.get("transcript", ""))] * batch
     scorer.score_videos(videos)
@@ -288,11 +308,17 @@ def _score_loop(
     queue.put(count / seconds)
 
 
-def scorer_alone(case: dict[str, str], processes: int, seconds: float, batch: int = 1) -> float:
+def scorer_alone(
+    case: dict[str, str],
+    processes: int,
+    seconds: float,
+    batch: int = 1,
+    on_cpus: frozenset[int] | None = None,
+) -> float:
     """Videos a second scored by ``processes`` processes in a loop, ``batch`` per model run."""
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     workers = [
-        multiprocessing.Process(target=_score_loop, args=(case, seconds, batch, queue))
+        multiprocessing.Process(target=_score_loop, args=(case, seconds, batch, queue, on_cpus))
         for _ in range(processes)
     ]
     for worker in workers:
@@ -300,6 +326,20 @@ def scorer_alone(case: dict[str, str], processes: int, seconds: float, batch: in
     for worker in workers:
         worker.join()
     return sum(queue.get() for _ in workers)
+
+
+WARM_UP_S = 3
+
+
+def analyze(url: str, schema: str) -> None:
+    """ANALYZE the schema's tables: what autovacuum does on a production server."""
+    with sa.create_engine(url, isolation_level="AUTOCOMMIT").connect() as connection:
+        tables = connection.execute(
+            sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"),
+            {"schema": schema},
+        ).scalars()
+        for table in list(tables):
+            connection.execute(sa.text(f'ANALYZE "{schema}"."{table}"'))
 
 
 SHADOW = "1.0.0-shadow"
@@ -319,7 +359,13 @@ def shadow_models(folder: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, help="default 2, or one per --server-cpus CPU")
+    parser.add_argument(
+        "--server-cpus",
+        type=cpus.parse,
+        help='run the server and the scorer alone on these CPUs ("0", "0-1"), the client '
+        "and the database backends on the others",
+    )
     parser.add_argument("--postgres", help="also run against this PostgreSQL URL")
     parser.add_argument(
         "--case",
@@ -339,6 +385,14 @@ def main() -> None:
         help="open-loop latency at these shares of the scorer-alone rate (default 0.7)",
     )
     args = parser.parse_args()
+    server_cpus: frozenset[int] | None = args.server_cpus
+    client_cpus = None
+    if server_cpus is not None:
+        client_cpus = frozenset(os.sched_getaffinity(0) - server_cpus)
+        if not client_cpus:
+            sys.exit("--server-cpus leaves no CPU for the client")
+        os.sched_setaffinity(0, client_cpus)  # wrk and the open-loop client run from here
+    args.workers = args.workers or (len(server_cpus) if server_cpus else 2)
     cases = {name: CASES[name] for name in (args.case or DEFAULT_CASES)}
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
@@ -366,6 +420,7 @@ def main() -> None:
             "bench.bare_app:app",
         ],
         env,
+        server_cpus,
     ) as bare_server:
         wait_ready(f"http://127.0.0.1:{bare_port}/docs")
         bare = {
@@ -377,12 +432,13 @@ def main() -> None:
         if any(result["errors"] for result in bare.values()):
             sys.exit(f"bare app: non-2xx responses: {bare}")
     alone = {
-        name: scorer_alone(case, args.workers, args.seconds / 2) for name, case in cases.items()
+        name: scorer_alone(case, args.workers, args.seconds / 2, on_cpus=server_cpus)
+        for name, case in cases.items()
     }
     # the service decides waiting requests together (service/coalescer.py): for comparison,
     # the scorer alone on the same video 8 at a time (the issue's baseline is one at a time)
     alone_batched = {
-        name: scorer_alone(case, args.workers, args.seconds / 2, batch=8)
+        name: scorer_alone(case, args.workers, args.seconds / 2, batch=8, on_cpus=server_cpus)
         for name, case in cases.items()
     }
 
@@ -396,24 +452,35 @@ def main() -> None:
             "MIZAN_WORKERS": str(args.workers),
             "MIZAN_SERVE_WORKER": "false",  # the API alone: no RQ worker beside it
         }
+        schema = f"bench_{int(time.time())}"  # also the application_name of its backends
         if url:
-            schema = f"bench_{int(time.time())}"
-            import sqlalchemy as sa
-
             with sa.create_engine(url).begin() as connection:
                 connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
             env["MIZAN_DATABASE_URL"] = (
                 f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+                f"&application_name={schema}"
             )
         if database.endswith("shadow on"):
             env["MIZAN_MODELS_DIR"] = str(shadow_models(state))
             subprocess.run([*CLI, "models", "shadow", SHADOW], env=env, check=True)
         key = uploader_key(env, "bench")
-        with process([*CLI, "serve"], env) as server:
+        with (
+            process([*CLI, "serve"], env, server_cpus) as server,
+            cpus.backends_kept_on(url or "", schema, client_cpus if url else None),
+        ):
             base = f"http://127.0.0.1:{port}"
             wait_ready(f"{base}/readyz", listeners=args.workers)
+            run_wrk(base, key, next(iter(cases.values())), WARM_UP_S)
+            if url:
+                analyze(url, schema)
             for name, case in cases.items():
+                backends = cpus.backend_pids(url, schema) if url else []
+                database_cpu_s = cpus.process_cpu_s(backends)
                 service = run_wrk_measuring_cpu(base, key, case, args.seconds, server)
+                database_cpu_s = cpus.process_cpu_s(backends) - database_cpu_s
+                service["database_cpu_us_per_request"] = (
+                    1e6 * database_cpu_s / service["requests"] if url else float("nan")
+                )
                 # the issue's load is 70% of what the scorer alone does, offered open-loop
                 curve = {
                     share: at_share(base, key, case, share * alone[name], service, args.seconds)
@@ -436,8 +503,14 @@ def main() -> None:
 
     print()
     print(
-        f"machine: {len(os.sched_getaffinity(0))} cores; {dt.date.today().isoformat()}; "
-        f"uvicorn workers {args.workers}; wrk -t2 -c32 -d{args.seconds}s"
+        f"machine: {os.cpu_count()} cores; {dt.date.today().isoformat()}; "
+        f"uvicorn workers {args.workers}; wrk -t2 -c32 -d{args.seconds}s; "
+        + (
+            f"server and scorer alone on CPUs {sorted(server_cpus)}, client and database "
+            f"backends on {sorted(client_cpus or ())}"
+            if server_cpus
+            else "server, client and database share every core"
+        )
     )
     print()
     print(
@@ -466,9 +539,10 @@ def print_cpu(rows: list[dict[str, object]], workers: int) -> None:
     print(
         "| database | case | service CPU us/request | bare FastAPI CPU us/request "
         "| scorer alone CPU us/video (one at a time) | 8 at a time "
-        "| busiest server process's share of its CPU (service, bare) |"
+        "| busiest server process's share of its CPU (service, bare) "
+        "| database backends' CPU us/request |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         s, b = row["service"], row["bare"]
         # the scorer-alone processes are busy the whole time: a core-second each per second
@@ -477,7 +551,8 @@ def print_cpu(rows: list[dict[str, object]], workers: int) -> None:
         print(
             f"| {row['database']} | {row['case']} | {s['cpu_us_per_request']:.0f} "  # type: ignore[index]
             f"| {b['cpu_us_per_request']:.0f} | {alone:.0f} | {batched:.0f} "  # type: ignore[index]
-            f"| {s['busiest_process_share']:.0%}, {b['busiest_process_share']:.0%} |"  # type: ignore[index]
+            f"| {s['busiest_process_share']:.0%}, {b['busiest_process_share']:.0%} "  # type: ignore[index]
+            f"| {s['database_cpu_us_per_request']:.0f} |"  # type: ignore[index]
         )
 
 
