@@ -35,8 +35,8 @@ SAMPLE_CHARS = 1_000
 
 def detect_language(text: str) -> str:
     text = text[:SAMPLE_CHARS]
-    # Letters are counted only when there is Arabic script to weigh against them: most
-    # texts have none, and counting a sample's letters cost more than the rest of this
+    # Letters are counted only when there is Arabic script to weigh against them: without
+    # any, the share is 0 whatever their number, and most texts have none
     arabic = len(_ARABIC_SCRIPT.findall(text))
     if arabic:
         letters = len(_NOT_LETTERS.sub("", text))
