@@ -1,92 +1,82 @@
-"""Keeping a benchmark's server apart from its load generator on one machine.
+"""Keeping a benchmark's server apart from its load generator on one machine, and reading
+what processes spent.
 
 A service measured with the load generator (and a PostgreSQL server) on the same cores pays
 for their CPU too; a second machine for the client is the usual cure. On one machine the
 next best thing is CPU affinity: the server (and the scorer alone it is compared with) on
-some cores, the client and the database server on the others.
+some cores, the client and the database backends on the others (bench/pg_backends.py).
 
-Linux only (os.sched_setaffinity); PostgreSQL backends are found by their application_name.
+Linux only (sched_setaffinity, taskset, /proc).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-
-import sqlalchemy as sa
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def parse(text: str) -> frozenset[int]:
+def parse_cpu_list(text: str) -> frozenset[int]:
     """ "0", "0,1" or "0-2" -> the CPUs; each must be one this process may run on."""
     cpus: set[int] = set()
-    for part in text.split(","):
-        first, _, last = part.partition("-")
-        cpus.update(range(int(first), int(last or first) + 1))
+    try:
+        for part in text.split(","):
+            first, _, last = part.partition("-")
+            cpus.update(range(int(first), int(last or first) + 1))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a CPU list: {text!r}") from exc
     allowed = os.sched_getaffinity(0)
     if not cpus or not cpus <= allowed:
-        raise ValueError(f"CPUs {sorted(cpus)} are not a subset of {sorted(allowed)}")
+        raise argparse.ArgumentTypeError(f"CPUs {sorted(cpus)} are not among {sorted(allowed)}")
     return frozenset(cpus)
 
 
-def pinned_to(cpus: frozenset[int] | None) -> Callable[[], None] | None:
-    """A Popen preexec_fn that moves the child onto ``cpus`` (None: leave it where it is)."""
+def on_cpus(command: list[str], cpus: frozenset[int] | None) -> list[str]:
+    """``command`` started on ``cpus`` only (taskset), or as it is for None. Its children
+    inherit the affinity: uvicorn's and `mizan serve`'s workers stay there too."""
     if cpus is None:
+        return command
+    return ["taskset", "-c", ",".join(map(str, sorted(cpus))), *command]
+
+
+def stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name (field 3 on), None for a process gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
         return None
-    return lambda: os.sched_setaffinity(0, cpus)
 
 
-def backend_pids(url: str, application_name: str) -> list[int]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return list(
-                connection.execute(
-                    sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
-                    {"name": application_name},
-                ).scalars()
-            )
-    finally:
-        engine.dispose()
+def cpu_s(fields: list[str]) -> float:
+    """User plus system CPU seconds from `stat_fields`."""
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def process_cpu_s(pids: list[int]) -> float:
-    """CPU seconds used so far by the live processes among ``pids``."""
-    total = 0
+def cpu_by_pid(pids: set[int]) -> dict[int, float]:
+    """CPU seconds used so far by each live process among ``pids``."""
+    seconds = {}
     for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
+        fields = stat_fields(pid)
+        if fields is not None:
+            seconds[pid] = cpu_s(fields)
+    return seconds
 
 
-@contextmanager
-def backends_kept_on(
-    url: str, application_name: str, cpus: frozenset[int] | None, every_s: float = 0.5
-) -> Iterator[None]:
-    """While in the block, PostgreSQL backends serving ``application_name`` run on ``cpus``:
-    checked every ``every_s``, since a pool may open a connection at any time."""
-    if cpus is None:
-        yield
-        return
-    stop = threading.Event()
+def cpu_by_group(group: int) -> dict[int, float]:
+    """CPU seconds of each live process of a process group, by pid."""
+    seconds = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = stat_fields(int(entry.name))
+            if fields is not None and int(fields[2]) == group:  # pgrp
+                seconds[int(entry.name)] = cpu_s(fields)
+    return seconds
 
-    def keep() -> None:
-        while not stop.is_set():
-            for pid in backend_pids(url, application_name):
-                with contextlib.suppress(OSError):  # ended meanwhile
-                    os.sched_setaffinity(pid, cpus)
-            stop.wait(every_s)
 
-    thread = threading.Thread(target=keep, name="pin-backends", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+def command_name(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    return ""

@@ -20,13 +20,15 @@ ceiling pays the same tax. So the closed-loop runs also give the server's CPU ti
 request (its process group's, from /proc: not wrk's, nor a PostgreSQL server's), beside the
 scorer alone's per video. With --server-cpus, the server, the bare app and the scorer alone
 run on those CPUs only, and the client (wrk, the open-loop client, this script) and the
-PostgreSQL backends serving the service on the others (bench/cpus.py): the service measured
+PostgreSQL backends serving the service on the others (bench/cpus.py, bench/pg_backends.py;
+the postmaster and PostgreSQL's own background processes stay where they are): the service measured
 apart from its load generator, as with a second machine. --workers then defaults to one per
 server CPU.
 
-Every service run starts with a short warm-up; on PostgreSQL the schema's tables are then
-analyzed, as autovacuum does on a production server (this machine's runs with autovacuum off,
-and a plan made while `videos` was empty slowed the scoring write more and more over a run:
+Every server starts with a short warm-up (titles); on PostgreSQL the schema's tables are then
+analyzed once, so the scoring write's plans are made on a table that holds rows, as on a
+production server whose autovacuum has analyzed it (this machine's runs with autovacuum off,
+and plans made while `videos` was empty slowed the write more and more over a run:
 bench/pg_generic_plans.py). Prints Markdown tables for BENCHMARKS.md.
 """
 
@@ -61,7 +63,7 @@ from service.models import load_active
 from service.settings import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT))  # the sibling bench module, when run as a script
-from bench import cpus, open_loop
+from bench import cpus, open_loop, pg_backends
 
 TITLE = "Chicken karahi in 20 minutes, Lahore style, with fresh tomatoes"
 WORDS = (
@@ -129,12 +131,11 @@ def process(
     args: list[str], env: dict[str, str], on_cpus: frozenset[int] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
-        args,
+        cpus.on_cpus(args, on_cpus),
         env=env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=cpus.pinned_to(on_cpus),
     )
     try:
         yield proc
@@ -192,32 +193,14 @@ def body_template(case: dict[str, str]) -> str:
     return json.dumps(body)
 
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_by_process(group: int) -> dict[int, float]:
-    """CPU seconds of each live process of a process group, by pid."""
-    seconds = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        if int(fields[2]) == group:  # pgrp
-            seconds[int(entry.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return seconds
-
-
 def run_wrk_measuring_cpu(
     base: str, key: str, case: dict[str, str], seconds: int, server: subprocess.Popen[bytes]
 ) -> dict[str, float]:
     """`run_wrk`, the server's CPU per answered request (wrk's own CPU is not in it), and the
     busiest process's share of that CPU (two workers evenly loaded: 50%)."""
-    before = cpu_by_process(server.pid)
+    before = cpus.cpu_by_group(server.pid)
     result = run_wrk(base, key, case, seconds)
-    after = cpu_by_process(server.pid)
+    after = cpus.cpu_by_group(server.pid)
     used = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
     total = sum(used.values())
     return {
@@ -331,15 +314,13 @@ def scorer_alone(
 WARM_UP_S = 3
 
 
-def analyze(url: str, schema: str) -> None:
-    """ANALYZE the schema's tables: what autovacuum does on a production server."""
-    with sa.create_engine(url, isolation_level="AUTOCOMMIT").connect() as connection:
-        tables = connection.execute(
-            sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"),
-            {"schema": schema},
-        ).scalars()
-        for table in list(tables):
-            connection.execute(sa.text(f'ANALYZE "{schema}"."{table}"'))
+def warm_up(base: str, key: str) -> None:
+    """A few seconds of titles, so the measured runs do not pay for first connections and
+    first statements; always titles, so a removal case's one-off account actions stay in
+    its own run."""
+    result = run_wrk(base, key, CASES["title only"], WARM_UP_S)
+    if result["errors"]:
+        sys.exit(f"warm-up of {base}: {result['errors']:.0f} non-2xx responses")
 
 
 SHADOW = "1.0.0-shadow"
@@ -362,7 +343,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help="default 2, or one per --server-cpus CPU")
     parser.add_argument(
         "--server-cpus",
-        type=cpus.parse,
+        type=cpus.parse_cpu_list,
         help='run the server and the scorer alone on these CPUs ("0", "0-1"), the client '
         "and the database backends on the others",
     )
@@ -385,7 +366,10 @@ def main() -> None:
         help="open-loop latency at these shares of the scorer-alone rate (default 0.7)",
     )
     args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0))  # before this script moves itself
     server_cpus: frozenset[int] | None = args.server_cpus
+    if server_cpus and args.postgres and not pg_backends.is_local(args.postgres):
+        sys.exit("--server-cpus with --postgres needs the database server on this machine")
     client_cpus = None
     if server_cpus is not None:
         client_cpus = frozenset(os.sched_getaffinity(0) - server_cpus)
@@ -423,6 +407,7 @@ def main() -> None:
         server_cpus,
     ) as bare_server:
         wait_ready(f"http://127.0.0.1:{bare_port}/docs")
+        warm_up(f"http://127.0.0.1:{bare_port}", "none")
         bare = {
             name: run_wrk_measuring_cpu(
                 f"http://127.0.0.1:{bare_port}", "none", case, args.seconds, bare_server
@@ -464,23 +449,23 @@ def main() -> None:
             env["MIZAN_MODELS_DIR"] = str(shadow_models(state))
             subprocess.run([*CLI, "models", "shadow", SHADOW], env=env, check=True)
         key = uploader_key(env, "bench")
-        with (
-            process([*CLI, "serve"], env, server_cpus) as server,
-            cpus.backends_kept_on(url or "", schema, client_cpus if url else None),
-        ):
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(process([*CLI, "serve"], env, server_cpus))
+            backends = None
+            if url:
+                backends = stack.enter_context(pg_backends.Backends(url, schema))
+                stack.enter_context(backends.kept_on(client_cpus))
             base = f"http://127.0.0.1:{port}"
             wait_ready(f"{base}/readyz", listeners=args.workers)
-            run_wrk(base, key, next(iter(cases.values())), WARM_UP_S)
+            warm_up(base, key)
             if url:
-                analyze(url, schema)
+                pg_backends.analyze(url, schema)
             for name, case in cases.items():
-                backends = cpus.backend_pids(url, schema) if url else []
-                database_cpu_s = cpus.process_cpu_s(backends)
+                reading = backends.cpu_s()[1] if backends else {}
                 service = run_wrk_measuring_cpu(base, key, case, args.seconds, server)
-                database_cpu_s = cpus.process_cpu_s(backends) - database_cpu_s
-                service["database_cpu_us_per_request"] = (
-                    1e6 * database_cpu_s / service["requests"] if url else float("nan")
-                )
+                if backends:
+                    used_s, _ = backends.cpu_s(reading)
+                    service["database_cpu_us_per_request"] = 1e6 * used_s / service["requests"]
                 # the issue's load is 70% of what the scorer alone does, offered open-loop
                 curve = {
                     share: at_share(base, key, case, share * alone[name], service, args.seconds)
@@ -503,7 +488,7 @@ def main() -> None:
 
     print()
     print(
-        f"machine: {os.cpu_count()} cores; {dt.date.today().isoformat()}; "
+        f"machine: {cores} cores; {dt.date.today().isoformat()}; "
         f"uvicorn workers {args.workers}; wrk -t2 -c32 -d{args.seconds}s; "
         + (
             f"server and scorer alone on CPUs {sorted(server_cpus)}, client and database "
@@ -552,7 +537,7 @@ def print_cpu(rows: list[dict[str, object]], workers: int) -> None:
             f"| {row['database']} | {row['case']} | {s['cpu_us_per_request']:.0f} "  # type: ignore[index]
             f"| {b['cpu_us_per_request']:.0f} | {alone:.0f} | {batched:.0f} "  # type: ignore[index]
             f"| {s['busiest_process_share']:.0%}, {b['busiest_process_share']:.0%} "  # type: ignore[index]
-            f"| {s['database_cpu_us_per_request']:.0f} |"  # type: ignore[index]
+            f"| {_cell(s.get('database_cpu_us_per_request'))} |"  # type: ignore[attr-defined]
         )
 
 
@@ -570,6 +555,10 @@ def print_curves(rows: list[dict[str, object]]) -> None:
                 f"| {row['database']} | {row['case']} | {share} | {o['offered_rps']:.0f} "
                 f"{_latency_cells(o)}"
             )
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f}"
 
 
 def _latency_cells(result: dict[str, float]) -> str:
