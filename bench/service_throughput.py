@@ -180,6 +180,7 @@ request = function()
 end
 """
 CONNECTIONS = 32
+SETTLE_S = 2.0
 
 
 def body_template(case: dict[str, str]) -> str:
@@ -237,7 +238,10 @@ def open_loop_at(
     base: str, key: str, case: dict[str, str], rate: float, seconds: int
 ) -> dict[str, float]:
     """Latency at ``rate`` requests a second, offered open-loop (bench/open_loop.py): Poisson
-    arrivals, each a new video, latency from its scheduled send."""
+    arrivals, each a new video, latency from its scheduled send. Starts after a pause: wrk
+    stops with up to 32 requests still queued in the server (on one core, 32 transcripts
+    are ~150 ms of work), which the first open-loop requests would otherwise wait behind."""
+    time.sleep(SETTLE_S)
     template = body_template(case)
     run_id = f"o{time.time_ns() % 10**12}"
     headers = {"Authorization": f"Bearer {key}"}

@@ -13,6 +13,7 @@ import functools
 import gc
 import logging
 import secrets
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
+        switch_interval_s = sys.getswitchinterval()
+        sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
         parts = wiring.build(settings, migrate_schema=settings.auto_migrate)
         registry = ModelRegistry(
             parts.engine,
@@ -124,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 parts.close()
             finally:
                 gc.unfreeze()  # collectable again (an app in a longer-lived process: tests)
+                sys.setswitchinterval(switch_interval_s)
 
     app = FastAPI(
         title="Mizan moderation service",

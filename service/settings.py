@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     # characters of text at once (service/coalescer.py): one model run, one transaction.
     coalesce_max_videos: int = Field(default=16, ge=1, le=1000)
     coalesce_max_chars: int = Field(default=200_000, ge=1)
+    # How long a thread may keep the GIL while another waits for it (sys.setswitchinterval;
+    # Python's default is 5 ms). A worker's event loop and its scoring thread share the GIL:
+    # while the scoring thread runs Python (normalising texts, the log write), every step of
+    # a request on the event loop (reading it, answering it) can wait this long for its turn.
+    # 1 ms: the p99 of transcripts at 30% load fell from 53 to 42 ms (medians of 6 runs), no
+    # cost in throughput beyond the spread (bench/switch_interval.py, BENCHMARKS.md).
+    gil_switch_interval_ms: float = Field(default=1.0, gt=0, le=100)
     # Thresholds that rise with the number of texts a video is scored on (model card
     # `length_thresholds`), so a long transcript is not flagged just for being long.
     length_aware_thresholds: bool = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -327,6 +328,14 @@ def test_what_start_up_built_is_kept_out_of_the_collectors_way(settings: Setting
     with TestClient(create_app(settings)):
         assert gc.get_freeze_count() > 50_000
     assert gc.get_freeze_count() == 0  # and given back when the app stops
+
+
+def test_the_gil_switch_interval_is_the_setting_while_the_app_runs(settings: Settings) -> None:
+    before = sys.getswitchinterval()
+    assert before != 0.0025
+    with TestClient(create_app(settings.model_copy(update={"gil_switch_interval_ms": 2.5}))):
+        assert sys.getswitchinterval() == pytest.approx(0.0025)
+    assert sys.getswitchinterval() == before
 
 
 def test_unknown_routes_and_methods_are_problems(client: TestClient) -> None:

@@ -1,0 +1,172 @@
+"""The GIL switch interval (MIZAN_GIL_SWITCH_INTERVAL_MS) against scoring latency and CPU.
+
+    .venv/bin/python bench/switch_interval.py [--intervals 5,1] [--repeats 3] [--seconds 15]
+        [--rates 70,118,166] [--server-cpus 0]
+
+A worker's event loop and its scoring thread share the GIL; while the scoring thread runs
+Python, the event loop waits for its turn, up to the switch interval each time. For each
+interval, alternating, `--repeats` times: a new one-worker `mizan serve` on SQLite, on
+--server-cpus (the client on the other CPUs, bench/cpus.py), a warm-up, then
+
+1. closed loop (wrk, 32 connections): titles, then 1,500-word transcripts; the server's CPU
+   per request (what a shorter interval costs in GIL hand-offs);
+2. open loop (bench/open_loop.py) of transcripts at each of --rates requests a second:
+   client p50/p99 from each request's scheduled send, and the server's own share of requests
+   over 50 ms (its latency histogram in /metrics).
+
+Prints one JSON line per measurement and a Markdown table of medians over the repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from service.settings import PROJECT_ROOT
+
+sys.path.insert(0, str(PROJECT_ROOT))  # the sibling bench modules, when run as a script
+from bench import cpus
+from bench.service_throughput import (
+    CASES,
+    CLI,
+    free_port,
+    open_loop_at,
+    process,
+    run_wrk_measuring_cpu,
+    uploader_key,
+    wait_ready,
+    warm_up,
+)
+
+TRANSCRIPT = CASES["1,500-word transcript"]
+SCORE_ROUTE = 'route="/v1/videos/score"'
+
+
+def share_over_50ms(metrics_before: str, metrics_after: str) -> float:
+    """Of the scoring requests answered between two /metrics readings, the share that took
+    the server over 50 ms (a bucket bound of mizan_http_request_duration_seconds)."""
+
+    def buckets(text: str) -> dict[str, float]:
+        counts: dict[str, float] = {}
+        for line in text.splitlines():
+            if (
+                line.startswith("mizan_http_request_duration_seconds_bucket")
+                and SCORE_ROUTE in line
+            ):
+                bound = re.search(r'le="([^"]+)"', line).group(1)  # type: ignore[union-attr]
+                counts[bound] = counts.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])
+        return counts
+
+    before, after = buckets(metrics_before), buckets(metrics_after)
+    total = after["+Inf"] - before.get("+Inf", 0.0)
+    within = after["0.05"] - before.get("0.05", 0.0)
+    return (total - within) / total if total else float("nan")
+
+
+def measure(
+    interval_ms: float, args: argparse.Namespace, server_cpus: frozenset[int] | None
+) -> dict[str, object]:
+    state = Path(tempfile.mkdtemp(prefix="mizan-switch-"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "MIZAN_STATE_DIR": str(state),
+        "MIZAN_PORT": str(port),
+        "MIZAN_WORKERS": "1",
+        "MIZAN_SERVE_WORKER": "false",
+        "MIZAN_GIL_SWITCH_INTERVAL_MS": str(interval_ms),
+    }
+    key = uploader_key(env, "bench")
+    base = f"http://127.0.0.1:{port}"
+    result: dict[str, object] = {"interval_ms": interval_ms}
+    with process([*CLI, "serve"], env, server_cpus) as server:
+        wait_ready(f"{base}/readyz")
+        warm_up(base, key)
+        for name, case in (("titles", CASES["title only"]), ("transcripts", TRANSCRIPT)):
+            closed = run_wrk_measuring_cpu(base, key, case, args.closed_seconds, server)
+            result[f"{name}_rps"] = closed["rps"]
+            result[f"{name}_cpu_us"] = closed["cpu_us_per_request"]
+        for rate in args.rates:
+            before = httpx.get(f"{base}/metrics").text
+            opened = open_loop_at(base, key, TRANSCRIPT, rate, args.seconds)
+            after = httpx.get(f"{base}/metrics").text
+            result[f"open_{rate:g}"] = {
+                "p50_ms": opened["p50_ms"],
+                "p99_ms": opened["p99_ms"],
+                "errors": opened["errors"],
+                "server_over_50ms": share_over_50ms(before, after),
+            }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--intervals", type=lambda t: [float(x) for x in t.split(",")], default=[5.0, 1.0]
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=15, help="each open-loop rate")
+    parser.add_argument("--closed-seconds", type=int, default=10, help="each closed-loop run")
+    parser.add_argument(
+        "--rates", type=lambda t: [float(x) for x in t.split(",")], default=[70.0, 118.0, 166.0]
+    )
+    parser.add_argument("--server-cpus", type=cpus.parse_cpu_list, default=None)
+    args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0))
+    server_cpus = args.server_cpus
+    if server_cpus is None and cores > 1:
+        server_cpus = frozenset({min(os.sched_getaffinity(0))})
+    if server_cpus is not None:
+        os.sched_setaffinity(0, os.sched_getaffinity(0) - server_cpus or server_cpus)
+
+    runs = []
+    for repeat in range(args.repeats):
+        for interval in args.intervals:
+            run = {"repeat": repeat, **measure(interval, args, server_cpus)}
+            print(json.dumps(run), flush=True)
+            runs.append(run)
+
+    print()
+    print(
+        f"machine: {cores} cores; {dt.date.today().isoformat()}; one worker on CPUs "
+        f"{sorted(server_cpus or ())}, SQLite; medians of {args.repeats} runs per interval; "
+        f"open loop {args.seconds} s per rate, closed loop {args.closed_seconds} s per case"
+    )
+    print()
+    rate_cells = " | ".join(f"{rate:g}/s: p50 ms, p99 ms, server > 50 ms" for rate in args.rates)
+    print(
+        "| switch interval ms | titles closed loop req/s, CPU us | transcripts closed loop "
+        f"req/s, CPU us | {rate_cells} |"
+    )
+    print("|---:|---|---|" + "---|" * len(args.rates))
+    for interval in args.intervals:
+        mine = [run for run in runs if run["interval_ms"] == interval]
+
+        def median(field: str, among: list[dict[str, object]] = mine) -> float:
+            return statistics.median(float(run[field]) for run in among)  # type: ignore[arg-type]
+
+        def open_median(rate: float, field: str, among: list[dict[str, object]] = mine) -> float:
+            return statistics.median(float(run[f"open_{rate:g}"][field]) for run in among)  # type: ignore[index]
+
+        cells = " | ".join(
+            f"{open_median(rate, 'p50_ms'):.0f}, {open_median(rate, 'p99_ms'):.0f}, "
+            f"{open_median(rate, 'server_over_50ms'):.1%}"
+            for rate in args.rates
+        )
+        print(
+            f"| {interval:g} | {median('titles_rps'):,.0f}, {median('titles_cpu_us'):,.0f} "
+            f"| {median('transcripts_rps'):,.0f}, {median('transcripts_cpu_us'):,.0f} | {cells} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
