@@ -238,10 +238,7 @@ def open_loop_at(
     base: str, key: str, case: dict[str, str], rate: float, seconds: int
 ) -> dict[str, float]:
     """Latency at ``rate`` requests a second, offered open-loop (bench/open_loop.py): Poisson
-    arrivals, each a new video, latency from its scheduled send. Starts after a pause: wrk
-    stops with up to 32 requests still queued in the server (on one core, 32 transcripts
-    are ~150 ms of work), which the first open-loop requests would otherwise wait behind."""
-    time.sleep(SETTLE_S)
+    arrivals, each a new video, latency from its scheduled send."""
     template = body_template(case)
     run_id = f"o{time.time_ns() % 10**12}"
     headers = {"Authorization": f"Bearer {key}"}
@@ -268,7 +265,15 @@ def at_share(
     if rate > 0.95 * service["rps"]:
         nan = float("nan")
         return {"offered_rps": rate, "rps": nan, "p50_ms": nan, "p99_ms": nan, "over": 1.0}
+    settle()
     return open_loop_at(base, key, case, rate, seconds)
+
+
+def settle() -> None:
+    """A pause before an open-loop run: wrk stops with up to 32 requests still queued in the
+    server (on one core, 32 transcripts are ~150 ms of work), which the first open-loop
+    requests would otherwise wait behind. 2 s is ample for that; it is not a measured idle."""
+    time.sleep(SETTLE_S)
 
 
 def _wrk_ms(text: str) -> float:

@@ -1,12 +1,14 @@
 """The GIL switch interval (MIZAN_GIL_SWITCH_INTERVAL_MS) against scoring latency and CPU.
 
-    .venv/bin/python bench/switch_interval.py [--intervals 5,1] [--repeats 3] [--seconds 15]
-        [--rates 70,118,166] [--server-cpus 0]
+    .venv/bin/python bench/switch_interval.py [--intervals 5,1] [--repeats 4] [--seconds 15]
+        [--closed-seconds 10] [--rates 70,118,166] [--server-cpus 0] > runs.txt
+    .venv/bin/python bench/switch_interval.py --summarise runs.txt [more.txt ...]
 
 A worker's event loop and its scoring thread share the GIL; while the scoring thread runs
 Python, the event loop waits for its turn, up to the switch interval each time. For each
-interval, alternating, `--repeats` times: a new one-worker `mizan serve` on SQLite, on
---server-cpus (the client on the other CPUs, bench/cpus.py), a warm-up, then
+interval, `--repeats` times, in turn (the order reversed every other repeat, so drift over
+the run does not favour one): a new one-worker `mizan serve` on SQLite, on --server-cpus
+(default: one CPU; the client on the others, bench/cpus.py), a warm-up, then
 
 1. closed loop (wrk, 32 connections): titles, then 1,500-word transcripts; the server's CPU
    per request (what a shorter interval costs in GIL hand-offs);
@@ -14,7 +16,8 @@ interval, alternating, `--repeats` times: a new one-worker `mizan serve` on SQLi
    client p50/p99 from each request's scheduled send, and the server's own share of requests
    over 50 ms (its latency histogram in /metrics).
 
-Prints one JSON line per measurement and a Markdown table of medians over the repeats.
+Prints one JSON line per measurement and a Markdown table of medians over the repeats (each
+column's median on its own); --summarise prints that table for the JSON lines of earlier runs.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from bench.service_throughput import (
     open_loop_at,
     process,
     run_wrk_measuring_cpu,
+    settle,
     uploader_key,
     wait_ready,
     warm_up,
@@ -96,6 +100,7 @@ def measure(
             result[f"{name}_rps"] = closed["rps"]
             result[f"{name}_cpu_us"] = closed["cpu_us_per_request"]
         for rate in args.rates:
+            settle()  # before the reading: what wrk left queued is not this rate's
             before = httpx.get(f"{base}/metrics").text
             opened = open_loop_at(base, key, TRANSCRIPT, rate, args.seconds)
             after = httpx.get(f"{base}/metrics").text
@@ -113,42 +118,56 @@ def main() -> None:
     parser.add_argument(
         "--intervals", type=lambda t: [float(x) for x in t.split(",")], default=[5.0, 1.0]
     )
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=15, help="each open-loop rate")
     parser.add_argument("--closed-seconds", type=int, default=10, help="each closed-loop run")
     parser.add_argument(
         "--rates", type=lambda t: [float(x) for x in t.split(",")], default=[70.0, 118.0, 166.0]
     )
     parser.add_argument("--server-cpus", type=cpus.parse_cpu_list, default=None)
+    parser.add_argument("--summarise", nargs="+", type=Path, help="JSON lines of earlier runs")
     args = parser.parse_args()
+    if args.summarise:
+        lines = [line for path in args.summarise for line in path.read_text().splitlines()]
+        runs = [json.loads(line) for line in lines if line.startswith("{")]
+        print_table(runs, sorted({run["interval_ms"] for run in runs}, reverse=True), args.rates)
+        return
     cores = len(os.sched_getaffinity(0))
     server_cpus = args.server_cpus
     if server_cpus is None and cores > 1:
         server_cpus = frozenset({min(os.sched_getaffinity(0))})
     if server_cpus is not None:
-        os.sched_setaffinity(0, os.sched_getaffinity(0) - server_cpus or server_cpus)
+        client_cpus = os.sched_getaffinity(0) - server_cpus
+        if not client_cpus:
+            sys.exit("--server-cpus leaves no CPU for the client")
+        os.sched_setaffinity(0, client_cpus)
 
     runs = []
     for repeat in range(args.repeats):
-        for interval in args.intervals:
+        for interval in args.intervals[::-1] if repeat % 2 else args.intervals:
             run = {"repeat": repeat, **measure(interval, args, server_cpus)}
             print(json.dumps(run), flush=True)
             runs.append(run)
 
     print()
+    where = f"on CPUs {sorted(server_cpus)}" if server_cpus else "sharing the only core"
     print(
-        f"machine: {cores} cores; {dt.date.today().isoformat()}; one worker on CPUs "
-        f"{sorted(server_cpus or ())}, SQLite; medians of {args.repeats} runs per interval; "
-        f"open loop {args.seconds} s per rate, closed loop {args.closed_seconds} s per case"
+        f"machine: {cores} cores; {dt.date.today().isoformat()}; one worker {where}, SQLite; "
+        f"medians of {args.repeats} runs per interval; open loop {args.seconds} s per rate, "
+        f"closed loop {args.closed_seconds} s per case"
     )
     print()
-    rate_cells = " | ".join(f"{rate:g}/s: p50 ms, p99 ms, server > 50 ms" for rate in args.rates)
+    print_table(runs, args.intervals, args.rates)
+
+
+def print_table(runs: list[dict[str, object]], intervals: list[float], rates: list[float]) -> None:
+    rate_cells = " | ".join(f"{rate:g}/s: p50 ms, p99 ms, server > 50 ms" for rate in rates)
     print(
         "| switch interval ms | titles closed loop req/s, CPU us | transcripts closed loop "
         f"req/s, CPU us | {rate_cells} |"
     )
-    print("|---:|---|---|" + "---|" * len(args.rates))
-    for interval in args.intervals:
+    print("|---:|---|---|" + "---|" * len(rates))
+    for interval in intervals:
         mine = [run for run in runs if run["interval_ms"] == interval]
 
         def median(field: str, among: list[dict[str, object]] = mine) -> float:
@@ -160,12 +179,22 @@ def main() -> None:
         cells = " | ".join(
             f"{open_median(rate, 'p50_ms'):.0f}, {open_median(rate, 'p99_ms'):.0f}, "
             f"{open_median(rate, 'server_over_50ms'):.1%}"
-            for rate in args.rates
+            for rate in rates
         )
         print(
             f"| {interval:g} | {median('titles_rps'):,.0f}, {median('titles_cpu_us'):,.0f} "
             f"| {median('transcripts_rps'):,.0f}, {median('transcripts_cpu_us'):,.0f} | {cells} |"
         )
+    print()
+    print("| switch interval ms | " + " | ".join(f"every p99 at {r:g}/s, ms" for r in rates) + " |")
+    print("|---:|" + "---|" * len(rates))
+    for interval in intervals:
+        mine = [run for run in runs if run["interval_ms"] == interval]
+        lists = " | ".join(
+            ", ".join(f"{p99:.0f}" for p99 in sorted(run[f"open_{r:g}"]["p99_ms"] for run in mine))  # type: ignore[index]
+            for r in rates
+        )
+        print(f"| {interval:g} | {lists} |")
 
 
 if __name__ == "__main__":

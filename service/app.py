@@ -54,8 +54,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
-        switch_interval_s = sys.getswitchinterval()
-        sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
         parts = wiring.build(settings, migrate_schema=settings.auto_migrate)
         registry = ModelRegistry(
             parts.engine,
@@ -114,6 +112,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "database": parts.engine.dialect.name,
             },
         )
+        # Process-wide, like gc.freeze: set once everything is built (a failed start-up
+        # leaves the process as it was), given back when the app stops. Apps in one process
+        # (tests) must stop in the reverse order they started for the restore to be right.
+        switch_interval_s = sys.getswitchinterval()
+        sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
         try:
             yield
         finally:
