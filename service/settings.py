@@ -60,8 +60,8 @@ class Settings(BaseSettings):
     # Python's default is 5 ms). A worker's event loop and its scoring thread share the GIL:
     # while the scoring thread runs Python (normalising texts, the log write), every step of
     # a request on the event loop (reading it, answering it) can wait this long for its turn.
-    # 1 ms: the p99 of transcripts at 30% load fell from 53 to 42 ms (medians of 6 runs), no
-    # cost in throughput beyond the spread (bench/switch_interval.py, BENCHMARKS.md).
+    # At 1 ms fewer transcripts took over 50 ms at every load measured, for ~2% more CPU a
+    # title and ~5% less a transcript (bench/switch_interval.py, BENCHMARKS.md).
     gil_switch_interval_ms: float = Field(default=1.0, gt=0, le=100)
     # Thresholds that rise with the number of texts a video is scored on (model card
     # `length_thresholds`), so a long transcript is not flagged just for being long.
