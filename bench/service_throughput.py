@@ -258,15 +258,21 @@ def at_share(
     rate: float,
     service: dict[str, float],
     seconds: int,
+    server: subprocess.Popen[bytes],
 ) -> dict[str, float]:
-    """Open-loop latency at ``rate``, unless that is past what the service answered in the
-    closed loop: a queue that only grows measures the length of the run, not the service
-    (and the client, opening hundreds of connections, starts taking the server's CPU)."""
+    """Open-loop latency at ``rate``, and the server's CPU per request meanwhile (requests
+    spread in time are decided in smaller rounds than a closed loop's, so each costs more),
+    unless the rate is past what the service answered in the closed loop: a queue that only
+    grows measures the length of the run, not the service (and the client, opening hundreds
+    of connections, starts taking the server's CPU)."""
     if rate > 0.95 * service["rps"]:
         nan = float("nan")
         return {"offered_rps": rate, "rps": nan, "p50_ms": nan, "p99_ms": nan, "over": 1.0}
     settle()
-    return open_loop_at(base, key, case, rate, seconds)
+    before = sum(cpus.cpu_by_group(server.pid).values())
+    result = open_loop_at(base, key, case, rate, seconds)
+    used_s = sum(cpus.cpu_by_group(server.pid).values()) - before
+    return {**result, "cpu_us_per_request": 1e6 * used_s / max(result["requests"], 1.0)}
 
 
 def settle() -> None:
@@ -477,7 +483,9 @@ def main() -> None:
                     service["database_cpu_us_per_request"] = 1e6 * used_s / service["requests"]
                 # the issue's load is 70% of what the scorer alone does, offered open-loop
                 curve = {
-                    share: at_share(base, key, case, share * alone[name], service, args.seconds)
+                    share: at_share(
+                        base, key, case, share * alone[name], service, args.seconds, server
+                    )
                     for share in args.load_shares
                 }
                 at_load = curve[max(args.load_shares)]
@@ -555,14 +563,14 @@ def print_curves(rows: list[dict[str, object]]) -> None:
     print()
     print(
         "| database | case | share of scorer alone | offered req/s | achieved | errors | p50 ms "
-        "| p99 ms |"
+        "| p99 ms | server CPU us/request |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         for share, o in row["open_loop"].items():  # type: ignore[attr-defined]
             print(
                 f"| {row['database']} | {row['case']} | {share} | {o['offered_rps']:.0f} "
-                f"{_latency_cells(o)}"
+                f"{_latency_cells(o)} {_cell(o.get('cpu_us_per_request'))} |"
             )
 
 
