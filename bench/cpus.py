@@ -34,6 +34,18 @@ def parse_cpu_list(text: str) -> frozenset[int]:
     return frozenset(cpus)
 
 
+def move_client_off(server_cpus: frozenset[int] | None) -> frozenset[int] | None:
+    """Move this process (the client, and whatever it starts) onto the CPUs the server does
+    not use; those CPUs, or None when there is no server set to keep apart from."""
+    if server_cpus is None:
+        return None
+    client_cpus = frozenset(os.sched_getaffinity(0) - server_cpus)
+    if not client_cpus:
+        raise SystemExit("--server-cpus leaves no CPU for the client")
+    os.sched_setaffinity(0, client_cpus)
+    return client_cpus
+
+
 def on_cpus(command: list[str], cpus: frozenset[int] | None) -> list[str]:
     """``command`` started on ``cpus`` only (taskset), or as it is for None. Its children
     inherit the affinity: uvicorn's and `mizan serve`'s workers stay there too."""

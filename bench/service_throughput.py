@@ -147,6 +147,19 @@ def process(
 CLI = [sys.executable, "-m", "service.cli", "-q"]
 
 
+def service_env(state: Path, port: int, workers: int, **settings: str) -> dict[str, str]:
+    """The environment of a benchmarked `mizan serve`: its own state folder and port, the API
+    alone (no RQ worker beside it), plus any other MIZAN_ ``settings``."""
+    return {
+        **os.environ,
+        "MIZAN_STATE_DIR": str(state),
+        "MIZAN_PORT": str(port),
+        "MIZAN_WORKERS": str(workers),
+        "MIZAN_SERVE_WORKER": "false",
+        **settings,
+    }
+
+
 def uploader_key(env: dict[str, str], name: str) -> str:
     """A new uploader key, made by `mizan keys create` against the server's database."""
     return subprocess.run(
@@ -385,12 +398,7 @@ def main() -> None:
     server_cpus: frozenset[int] | None = args.server_cpus
     if server_cpus and args.postgres and not pg_backends.is_local(args.postgres):
         sys.exit("--server-cpus with --postgres needs the database server on this machine")
-    client_cpus = None
-    if server_cpus is not None:
-        client_cpus = frozenset(os.sched_getaffinity(0) - server_cpus)
-        if not client_cpus:
-            sys.exit("--server-cpus leaves no CPU for the client")
-        os.sched_setaffinity(0, client_cpus)  # wrk and the open-loop client run from here
+    client_cpus = cpus.move_client_off(server_cpus)  # wrk and the open-loop client run from here
     args.workers = args.workers or (len(server_cpus) if server_cpus else 2)
     cases = {name: CASES[name] for name in (args.case or DEFAULT_CASES)}
     if not shutil.which("wrk"):
@@ -445,13 +453,7 @@ def main() -> None:
     for database, url in databases.items():
         state = Path(tempfile.mkdtemp(prefix="mizan-bench-"))
         port = free_port()
-        env = {
-            **os.environ,
-            "MIZAN_STATE_DIR": str(state),
-            "MIZAN_PORT": str(port),
-            "MIZAN_WORKERS": str(args.workers),
-            "MIZAN_SERVE_WORKER": "false",  # the API alone: no RQ worker beside it
-        }
+        env = service_env(state, port, args.workers)
         schema = f"bench_{int(time.time())}"  # also the application_name of its backends
         if url:
             with sa.create_engine(url).begin() as connection:

@@ -45,6 +45,7 @@ from bench.service_throughput import (
     open_loop_at,
     process,
     run_wrk_measuring_cpu,
+    service_env,
     settle,
     uploader_key,
     wait_ready,
@@ -81,14 +82,7 @@ def measure(
 ) -> dict[str, object]:
     state = Path(tempfile.mkdtemp(prefix="mizan-switch-"))
     port = free_port()
-    env = {
-        **os.environ,
-        "MIZAN_STATE_DIR": str(state),
-        "MIZAN_PORT": str(port),
-        "MIZAN_WORKERS": "1",
-        "MIZAN_SERVE_WORKER": "false",
-        "MIZAN_GIL_SWITCH_INTERVAL_MS": str(interval_ms),
-    }
+    env = service_env(state, port, 1, MIZAN_GIL_SWITCH_INTERVAL_MS=str(interval_ms))
     key = uploader_key(env, "bench")
     base = f"http://127.0.0.1:{port}"
     result: dict[str, object] = {"interval_ms": interval_ms}
@@ -136,11 +130,7 @@ def main() -> None:
     server_cpus = args.server_cpus
     if server_cpus is None and cores > 1:
         server_cpus = frozenset({min(os.sched_getaffinity(0))})
-    if server_cpus is not None:
-        client_cpus = os.sched_getaffinity(0) - server_cpus
-        if not client_cpus:
-            sys.exit("--server-cpus leaves no CPU for the client")
-        os.sched_setaffinity(0, client_cpus)
+    cpus.move_client_off(server_cpus)
 
     runs = []
     for repeat in range(args.repeats):
