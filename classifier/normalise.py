@@ -4,23 +4,27 @@ Training, the ONNX scorer and evaluation all call `normalise`, so a change here 
 model's input: bump NORMALISATION_VERSION (recorded in every model card) and retrain.
 
 Steps, in order:
-0. hashtags split into their words before case is lost: ``#StopTheHate`` -> ``#stop the hate``;
 1. Unicode NFKC (folds full-width letters, ligatures, mathematical alphanumerics and Arabic
    presentation forms to their base letters);
 2. invisible characters removed (zero-width space, word joiner, BOM, soft hyphen, Arabic tatweel,
    Arabic diacritics); ZWNJ and ZWJ are kept next to Arabic-script letters, where Urdu spelling
    uses them, and removed elsewhere, where they only split words to evade filters;
-3. case folding;
-4. URLs -> ``http://url`` and handles ``@name`` -> ``@user``, as in the training data's DATASHEET
+3. hashtags split into their words before case is lost: ``#StopTheHate`` -> ``#Stop The Hate``;
+4. case folding;
+5. URLs -> ``http://url`` and handles ``@name`` -> ``@user``, as in the training data's DATASHEET
    (e-mail addresses are left alone);
-5. evasions: look-alike Cyrillic/Greek letters inside Latin words folded to Latin; digits and
+6. evasions: look-alike Cyrillic/Greek letters inside Latin words folded to Latin; digits and
    symbols standing for letters inside a word (``b1tch``, ``id10t``, ``sh!t``) folded to letters;
    a letter repeated three or more times folded to one (``stuuupid``), other characters repeated
    more than three times folded to three;
-6. whitespace runs folded to one space, ends stripped (scikit-learn's char analyzer folds
+7. NFKC again on non-ASCII text, since case folding and the look-alike fold can leave a letter
+   and its combining marks apart;
+8. whitespace runs folded to one space, ends stripped (scikit-learn's char analyzer folds
    whitespace too, so both paths see the same characters).
 
-Arabic-script text (Urdu) passes through steps 4-5 untouched apart from diacritics and tatweel:
+`normalise` is idempotent (a property test checks it): text it has produced passes unchanged.
+
+Arabic-script text (Urdu) passes through steps 5-6 untouched apart from diacritics and tatweel:
 the evasion folds only ever rewrite Latin words.
 
 Must not import anything outside the standard library.
@@ -31,7 +35,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-NORMALISATION_VERSION = "1"
+NORMALISATION_VERSION = "2"
 
 URL_MASK = "http://url"
 HANDLE_MASK = "@user"
@@ -52,7 +56,9 @@ _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 # A handle starts after a non-word character (so e-mail addresses stay whole).
 _HANDLE = re.compile(r"(?<![\w.@])@\w+")
 _HASHTAG = re.compile(r"#(\w+)")
-_CAMEL_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\W\d_a-zA-Z]+")
+# ASCII hashtags (nearly all of them) split by one regex; others by _split_unicode_word.
+_ASCII_CAMEL_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_IS_ARABIC_LETTER = re.compile(f"[{_ARABIC_LETTER}]").match
 
 # Cyrillic and Greek letters that render like Latin ones (after case folding).
 _CONFUSABLES = str.maketrans(
@@ -66,8 +72,11 @@ _CONFUSABLES = str.maketrans(
 )  # fmt: skip
 _CYRILLIC_GREEK = "\u0370-\u03ff\u0400-\u052f\u0261"
 _LATIN = re.compile("[a-z\u00e0-\u024f]")
+# Combining marks count as part of the word: case folding leaves some Greek letters as a base
+# letter and its marks (ΐ -> ι + marks).
+_WORD_CHAR = "[\\w\u0300-\u036f]"
 # A word holding a Cyrillic or Greek letter; folded only if it holds a Latin letter too.
-_WORD_WITH_CONFUSABLE = re.compile(f"\\w*[{_CYRILLIC_GREEK}]\\w*")
+_WORD_WITH_CONFUSABLE = re.compile(f"{_WORD_CHAR}*[{_CYRILLIC_GREEK}]{_WORD_CHAR}*")
 _ANY_CONFUSABLE = re.compile(f"[{_CYRILLIC_GREEK}]")
 
 _LEET = str.maketrans(
@@ -86,11 +95,11 @@ def normalise(text: str) -> str:
     # match (most texts have no joiner, URL, handle or look-alike letter), and callbacks run
     # only on the rare matches: a Python call per word would triple the cost.
     text = unicodedata.normalize("NFKC", text)
-    if "#" in text:
-        text = _HASHTAG.sub(lambda tag: "#" + split_hashtag(tag.group(1)), text)
     text = _INVISIBLE.sub("", text)
     if "\u200c" in text or "\u200d" in text:
         text = _JOINER_OUTSIDE_ARABIC.sub("", text)
+    if "#" in text:  # after the invisibles go, which would cut a hashtag short
+        text = _HASHTAG.sub(lambda tag: "#" + split_hashtag(tag.group(1)), text)
     text = text.casefold()
     if "http" in text or "www." in text:
         text = _URL.sub(URL_MASK, text)
@@ -100,13 +109,72 @@ def normalise(text: str) -> str:
         text = _WORD_WITH_CONFUSABLE.sub(_fold_confusables, text)
     text = _LEET_RUN.sub(_fold_leet, text)
     text = _REPEATED.sub(_fold_repeat, text)
+    if not text.isascii():
+        # Case folding and the look-alike fold can leave a letter and its combining marks
+        # apart (ΐ -> ι + marks -> i + marks) that NFKC would compose on the next pass.
+        text = unicodedata.normalize("NFKC", text)
     return " ".join(text.split())  # str.split() and re's \s agree on what is whitespace
 
 
 def split_hashtag(tag: str) -> str:
-    """``#StopTheHate2023`` -> ``Stop The Hate 2023``: CamelCase, digits and underscores split."""
+    """``#StopTheHate2023`` -> ``Stop The Hate 2023``: CamelCase, digits and underscores split.
+
+    Splitting must give the same parts again once case is folded, or `normalise` would not be
+    idempotent: ``#Café`` stays one word (it used to split as ``Caf é``), and ``#àß``, folded to
+    ``àss``, is still one word the second time.
+    """
     body = tag.lstrip("#").replace("_", " ")
-    return " ".join(part for word in body.split() for part in _CAMEL_PART.findall(word) or [word])
+    parts: list[str] = []
+    for word in body.split():
+        if word.isascii():
+            parts.extend(_ASCII_CAMEL_PART.findall(word) or [word])
+        else:
+            parts.extend(_split_unicode_word(word))
+    return " ".join(parts)
+
+
+def _split_unicode_word(word: str) -> list[str]:
+    """Split where the kind of character changes (digit, Arabic letter, cased letter, other
+    letter) and at CamelCase boundaries inside cased letters.
+
+    "Upper case" here is an upper- or title-case letter that case folding changes, so text that
+    `normalise` has already folded never splits at a CamelCase boundary again; case folding
+    maps cased letters only to cased letters (after NFKC), so the kinds do not change either.
+    """
+    kinds = [_char_kind(char) for char in word]
+    parts: list[str] = []
+    start = 0
+    for i in range(1, len(word)):
+        if kinds[i] != kinds[i - 1]:
+            boundary = True
+        elif kinds[i] == "cased" and _is_upper(word[i]):
+            followed_by_lower = i + 1 < len(word) and kinds[i + 1] == "cased"
+            followed_by_lower = followed_by_lower and not _is_upper(word[i + 1])
+            # aB -> a B; ABc -> A Bc (HTMLParser -> HTML Parser); AB -> AB
+            boundary = not _is_upper(word[i - 1]) or followed_by_lower
+        else:
+            boundary = False
+        if boundary:
+            parts.append(word[start:i])
+            start = i
+    parts.append(word[start:])
+    return parts
+
+
+def _char_kind(char: str) -> str:
+    if char.isdecimal():
+        return "digit"
+    if _IS_ARABIC_LETTER(char):
+        return "arabic"
+    if char.lower() != char or char.upper() != char or char.islower():
+        return "cased"
+    return "other"
+
+
+def _is_upper(char: str) -> bool:
+    # ß is lower case though folding changes it; an upper-case letter folding leaves alone
+    # (there are a few) would split again on the second pass.
+    return (char.isupper() or char.istitle()) and char.casefold() != char
 
 
 def _fold_confusables(match: re.Match[str]) -> str:
