@@ -13,7 +13,8 @@ Needs wrk (Debian: apt-get install wrk). For a title-only video and a 1,500-word
    service/coalescer.py, so its model cost per video can be under the one-at-a-time figure);
 4. latency at load: shares of the scorer-alone rate (--load-shares, default 70%) offered
    open-loop (bench/open_loop.py: Poisson arrivals whatever the answers do, latency from each
-   scheduled send), p50/p99; a share past the closed-loop throughput is not offered.
+   scheduled send), p50/p99 and the server's CPU per request, to the service and to the bare
+   app at the same rates; a share past the closed-loop throughput is not offered.
 
 wrk and the open-loop client run on the same machine and take CPU from the server; the bare
 ceiling pays the same tax. So the closed-loop runs also give the server's CPU time per
@@ -410,6 +411,16 @@ def main() -> None:
     if args.shadow:
         databases["SQLite, shadow on"] = None
     rows = []
+    alone = {
+        name: scorer_alone(case, args.workers, args.seconds / 2, on_cpus=server_cpus)
+        for name, case in cases.items()
+    }
+    # the service decides waiting requests together (service/coalescer.py): for comparison,
+    # the scorer alone on the same video 8 at a time (the baseline is one at a time)
+    alone_batched = {
+        name: scorer_alone(case, args.workers, args.seconds / 2, batch=8, on_cpus=server_cpus)
+        for name, case in cases.items()
+    }
     bare_port = free_port()
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     with process(
@@ -431,24 +442,30 @@ def main() -> None:
     ) as bare_server:
         wait_ready(f"http://127.0.0.1:{bare_port}/docs")
         warm_up(f"http://127.0.0.1:{bare_port}", "none")
+        bare_base = f"http://127.0.0.1:{bare_port}"
         bare = {
-            name: run_wrk_measuring_cpu(
-                f"http://127.0.0.1:{bare_port}", "none", case, args.seconds, bare_server
-            )
+            name: run_wrk_measuring_cpu(bare_base, "none", case, args.seconds, bare_server)
             for name, case in cases.items()
         }
         if any(result["errors"] for result in bare.values()):
             sys.exit(f"bare app: non-2xx responses: {bare}")
-    alone = {
-        name: scorer_alone(case, args.workers, args.seconds / 2, on_cpus=server_cpus)
-        for name, case in cases.items()
-    }
-    # the service decides waiting requests together (service/coalescer.py): for comparison,
-    # the scorer alone on the same video 8 at a time (the baseline is one at a time)
-    alone_batched = {
-        name: scorer_alone(case, args.workers, args.seconds / 2, batch=8, on_cpus=server_cpus)
-        for name, case in cases.items()
-    }
+        # the same open-loop rates as the service's below: what requests spread in time cost
+        # the framework alone, beside what they cost the service
+        bare_curves = {
+            name: {
+                share: at_share(
+                    bare_base,
+                    "none",
+                    case,
+                    share * alone[name],
+                    bare[name],
+                    args.seconds,
+                    bare_server,
+                )
+                for share in args.load_shares
+            }
+            for name, case in cases.items()
+        }
 
     for database, url in databases.items():
         state = Path(tempfile.mkdtemp(prefix="mizan-bench-"))
@@ -499,6 +516,9 @@ def main() -> None:
                     "scorer_alone_per_s": alone[name],
                     "scorer_alone_8_at_a_time_per_s": alone_batched[name],
                     "open_loop": {f"{share:.0%}": result for share, result in curve.items()},
+                    "bare_open_loop": {
+                        f"{share:.0%}": result for share, result in bare_curves[name].items()
+                    },
                     "open_loop_at_top_share": at_load,
                     "service_vs_scorer": service["rps"] / alone[name],
                 }
@@ -565,14 +585,22 @@ def print_curves(rows: list[dict[str, object]]) -> None:
     print()
     print(
         "| database | case | share of scorer alone | offered req/s | achieved | errors | p50 ms "
-        "| p99 ms | server CPU us/request |"
+        "| p99 ms | server CPU us/request | bare FastAPI at that rate: p50 ms, p99 ms, "
+        "CPU us/request |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for row in rows:
+        bare_curve: dict[str, dict[str, float]] = row["bare_open_loop"]  # type: ignore[assignment]
         for share, o in row["open_loop"].items():  # type: ignore[attr-defined]
+            b = bare_curve[share]
+            bare_cells = (
+                "not offered"
+                if b.get("over")
+                else f"{b['p50_ms']:.1f}, {b['p99_ms']:.1f}, {_cell(b.get('cpu_us_per_request'))}"
+            )
             print(
                 f"| {row['database']} | {row['case']} | {share} | {o['offered_rps']:.0f} "
-                f"{_latency_cells(o)} {_cell(o.get('cpu_us_per_request'))} |"
+                f"{_latency_cells(o)} {_cell(o.get('cpu_us_per_request'))} | {bare_cells} |"
             )
 
 
