@@ -44,7 +44,7 @@ def scoring_record(video_id: str) -> ScoringRecord:
         scores={"spam": 0.1},
         evidence=[],
         thresholds={"spam": {"remove": 0.8, "review": 0.5}},
-        model_version="1.0.1",
+        model_version="1.0.2",
         policy_version="2023-04-21",
     )
 

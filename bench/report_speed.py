@@ -59,7 +59,7 @@ def events_for(n: int, rng: random.Random) -> list[dict[str, object]]:
             **base,
             "type": "scored",
             "label": None,
-            "actor": "model:1.0.1",
+            "actor": "model:1.0.2",
             "occurred_at": uploaded,
             "data": {"action": "allow"},
         }
@@ -76,7 +76,7 @@ def events_for(n: int, rng: random.Random) -> list[dict[str, object]]:
                 **base,
                 "type": "auto_removed" if automated else "human_removed",
                 "label": label,
-                "actor": "model:1.0.1" if automated else "moderator#bench",
+                "actor": "model:1.0.2" if automated else "moderator#bench",
                 "occurred_at": removed_at,
                 "data": rollups.removal_facts(views, uploaded, reports),
             }

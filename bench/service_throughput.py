@@ -352,7 +352,7 @@ def warm_up(base: str, key: str) -> None:
         sys.exit(f"warm-up of {base}: {result['errors']:.0f} non-2xx responses")
 
 
-SHADOW = "1.0.1-shadow"
+SHADOW = "1.0.2-shadow"
 
 
 def shadow_models(folder: Path) -> Path:

@@ -13,19 +13,22 @@ Steps, in order:
 4. case folding;
 5. URLs -> ``http://url`` and handles ``@name`` -> ``@user``, as in the training data's DATASHEET
    (e-mail addresses are left alone);
-6. evasions: look-alike Cyrillic/Greek letters inside Latin words folded to Latin; digits and
-   symbols standing for letters inside a word (``b1tch``, ``id10t``, ``sh!t``) folded to letters;
-   a letter repeated three or more times folded to one (``stuuupid``), other characters repeated
-   more than three times folded to three;
-7. NFKC again on non-ASCII text, since case folding and the look-alike fold can leave a letter
-   and its combining marks apart;
+6. evasions: look-alike Cyrillic/Greek letters inside Latin words folded to Latin, then NFKC
+   again on non-ASCII text (case folding and that fold can leave a letter and its combining
+   marks apart); digits and symbols standing for letters inside a word (``b1tch``, ``id10t``,
+   ``sh!t``) folded to letters; a letter repeated three or more times folded to one
+   (``stuuupid``, in any script), other characters repeated more than three times folded to
+   three;
+7. steps 5 and 3 once more, since the folds can lengthen a URL (``ht7p://``), a handle or a
+   hashtag (``#sh!t2024``); case is gone by then, so hashtags split only between digits,
+   scripts and other letters;
 8. whitespace runs folded to one space, ends stripped (scikit-learn's char analyzer folds
    whitespace too, so both paths see the same characters).
 
-`normalise` is idempotent (a property test checks it): text it has produced passes unchanged.
-
-Arabic-script text (Urdu) passes through steps 5-6 untouched apart from diacritics and tatweel:
-the evasion folds only ever rewrite Latin words.
+`normalise` is idempotent (a property test and a test of every character that folding or NFKC
+changes check it): text it has produced passes unchanged. Arabic-script text (Urdu) loses
+only diacritics, tatweel and letters repeated three times or more: the look-alike and
+digit folds rewrite Latin words only.
 
 Must not import anything outside the standard library.
 """
@@ -35,7 +38,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-NORMALISATION_VERSION = "2"
+NORMALISATION_VERSION = "3"
 
 URL_MASK = "http://url"
 HANDLE_MASK = "@user"
@@ -56,9 +59,13 @@ _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 # A handle starts after a non-word character (so e-mail addresses stay whole).
 _HANDLE = re.compile(r"(?<![\w.@])@\w+")
 _HASHTAG = re.compile(r"#(\w+)")
-# ASCII hashtags (nearly all of them) split by one regex; others by _split_unicode_word.
+# ASCII hashtags (nearly all of them) and Arabic-script ones split by a regex; others by
+# _split_unicode_word. The kinds of character a hashtag splits between:
+_DIGIT, _ARABIC, _CASED, _OTHER = "digit", "arabic", "cased", "other"
 _ASCII_CAMEL_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-_IS_ARABIC_LETTER = re.compile(f"[{_ARABIC_LETTER}]").match
+_IS_ARABIC_LETTER = re.compile(f"[{_ARABIC_LETTER}]").match  # checked after digits
+_ARABIC_OR_DIGITS = re.compile(f"[\\d{_ARABIC_LETTER}]+").fullmatch
+_ARABIC_OR_DIGIT_PART = re.compile(f"\\d+|(?:(?!\\d)[{_ARABIC_LETTER}])+")
 
 # Cyrillic and Greek letters that render like Latin ones (after case folding).
 _CONFUSABLES = str.maketrans(
@@ -92,28 +99,39 @@ _REPEATED = re.compile(r"(.)\1\1+")
 def normalise(text: str) -> str:
     """Map raw text to the form the model was trained on (see the module docstring)."""
     # Each step is one C-level regex pass; the cheap `in` checks skip passes that cannot
-    # match (most texts have no joiner, URL, handle or look-alike letter), and callbacks run
-    # only on the rare matches: a Python call per word would triple the cost.
+    # match (most texts have no joiner, URL, handle, hashtag or look-alike letter), and
+    # callbacks run only on the matches, never once per word: that would triple the cost.
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     if "\u200c" in text or "\u200d" in text:
         text = _JOINER_OUTSIDE_ARABIC.sub("", text)
     if "#" in text:  # after the invisibles go, which would cut a hashtag short
         text = _HASHTAG.sub(lambda tag: "#" + split_hashtag(tag.group(1)), text)
-    text = text.casefold()
+    text = _mask(text.casefold())
+    if _ANY_CONFUSABLE.search(text):
+        text = _WORD_WITH_CONFUSABLE.sub(_fold_confusables, text)
+    if not text.isascii():
+        # Case folding and the look-alike fold can leave a letter and its combining marks
+        # apart (ΐ -> ι + marks -> i + marks) that NFKC would compose on the next pass; done
+        # before the repeat fold, which must see the composed letters.
+        text = unicodedata.normalize("NFKC", text)
+    text = _LEET_RUN.sub(_fold_leet, text)
+    text = _REPEATED.sub(_fold_repeat, text)
+    # The folds can make a URL (ht7p://) or a handle or hashtag longer (@ab!c, #sh!t2024):
+    # mask and split once more, as the next pass would (case is gone: only digits and
+    # scripts split now).
+    text = _mask(text)
+    if "#" in text:
+        text = _HASHTAG.sub(lambda tag: "#" + split_hashtag(tag.group(1)), text)
+    return " ".join(text.split())  # str.split() and re's \s agree on what is whitespace
+
+
+def _mask(text: str) -> str:
     if "http" in text or "www." in text:
         text = _URL.sub(URL_MASK, text)
     if "@" in text:
         text = _HANDLE.sub(HANDLE_MASK, text)
-    if _ANY_CONFUSABLE.search(text):
-        text = _WORD_WITH_CONFUSABLE.sub(_fold_confusables, text)
-    text = _LEET_RUN.sub(_fold_leet, text)
-    text = _REPEATED.sub(_fold_repeat, text)
-    if not text.isascii():
-        # Case folding and the look-alike fold can leave a letter and its combining marks
-        # apart (ΐ -> ι + marks -> i + marks) that NFKC would compose on the next pass.
-        text = unicodedata.normalize("NFKC", text)
-    return " ".join(text.split())  # str.split() and re's \s agree on what is whitespace
+    return text
 
 
 def split_hashtag(tag: str) -> str:
@@ -123,11 +141,12 @@ def split_hashtag(tag: str) -> str:
     idempotent: ``#Café`` stays one word (it used to split as ``Caf é``), and ``#àß``, folded to
     ``àss``, is still one word the second time.
     """
-    body = tag.lstrip("#").replace("_", " ")
     parts: list[str] = []
-    for word in body.split():
+    for word in tag.lstrip("#").replace("_", " ").split():
         if word.isascii():
             parts.extend(_ASCII_CAMEL_PART.findall(word) or [word])
+        elif _ARABIC_OR_DIGITS(word):  # most Urdu hashtags: no case to look at
+            parts.extend(_ARABIC_OR_DIGIT_PART.findall(word))
         else:
             parts.extend(_split_unicode_word(word))
     return " ".join(parts)
@@ -142,16 +161,16 @@ def _split_unicode_word(word: str) -> list[str]:
     maps cased letters only to cased letters (after NFKC), so the kinds do not change either.
     """
     kinds = [_char_kind(char) for char in word]
+    upper = [kind is _CASED and _is_upper(char) for kind, char in zip(kinds, word, strict=True)]
     parts: list[str] = []
     start = 0
     for i in range(1, len(word)):
-        if kinds[i] != kinds[i - 1]:
+        if kinds[i] is not kinds[i - 1]:
             boundary = True
-        elif kinds[i] == "cased" and _is_upper(word[i]):
-            followed_by_lower = i + 1 < len(word) and kinds[i + 1] == "cased"
-            followed_by_lower = followed_by_lower and not _is_upper(word[i + 1])
+        elif upper[i]:
+            followed_by_lower = i + 1 < len(word) and kinds[i + 1] is _CASED and not upper[i + 1]
             # aB -> a B; ABc -> A Bc (HTMLParser -> HTML Parser); AB -> AB
-            boundary = not _is_upper(word[i - 1]) or followed_by_lower
+            boundary = not upper[i - 1] or followed_by_lower
         else:
             boundary = False
         if boundary:
@@ -163,17 +182,18 @@ def _split_unicode_word(word: str) -> list[str]:
 
 def _char_kind(char: str) -> str:
     if char.isdecimal():
-        return "digit"
+        return _DIGIT
     if _IS_ARABIC_LETTER(char):
-        return "arabic"
+        return _ARABIC
     if char.lower() != char or char.upper() != char or char.islower():
-        return "cased"
-    return "other"
+        return _CASED
+    return _OTHER
 
 
 def _is_upper(char: str) -> bool:
-    # ß is lower case though folding changes it; an upper-case letter folding leaves alone
-    # (there are a few) would split again on the second pass.
+    # Upper or title case, and changed by folding: ß is lower case though folding changes it,
+    # and an upper-case letter that folding leaves alone (there are a few) would still be
+    # upper case on the next pass, and split there again.
     return (char.isupper() or char.istitle()) and char.casefold() != char
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 from hypothesis import given
@@ -90,21 +91,58 @@ def test_normalise_never_raises_and_is_idempotent(text: str) -> None:
     assert normalise(once) == once
 
 
-def test_normalise_is_idempotent_for_every_word_character_in_a_hashtag() -> None:
-    # Random text rarely meets the few letters that case folding lengthens (ß -> ss) or
-    # decomposes (ΐ -> ι + marks), or the presentation forms NFKC expands: try each of them
-    # (every character regex calls a word character) inside a hashtag, a word and a run.
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "#àß",  # folding lengthens a letter (ß -> ss)
+        "aΐΐΐ",  # folding decomposes a letter; the repeats are equal only once composed again
+        "#sh!t2024",  # the digit fold lengthens a hashtag, which then splits before the digits
+        "#a\u0345b1",  # folding turns a combining mark (not a word character) into a letter
+        "#aі\u03011",  # a Cyrillic look-alike and a mark, composed by the second NFKC
+        "ht7p://x.com",  # the digit fold makes a URL
+        "һттрs://x.com",  # so do look-alikes
+        "@ab!c",  # and a longer handle
+    ],
+)
+def test_normalise_is_idempotent_where_folds_interact(raw: str) -> None:
+    once = normalise(raw)
+    assert normalise(once) == once
+
+
+def _characters_that_change_or_join_words() -> list[str]:
+    """Every word character and combining mark, everything NFKC or case folding changes, and
+    the symbols the folds and masks look at."""
     is_word_character = re.compile(r"\w").fullmatch
-    word_characters = (chr(code) for code in range(0x110000) if is_word_character(chr(code)))
-    failures = []
-    for char in word_characters:
-        for text in (
-            f"#a{char}B",
-            f"#A{char}{char}b",
-            f"#1{char}Ab",
-            f"#{char}الف",
-            f"x{char}{char}y",
+    chosen = []
+    for code in range(0x110000):
+        char = chr(code)
+        if (
+            is_word_character(char)
+            or unicodedata.category(char).startswith("M")
+            or char.casefold() != char
+            or unicodedata.normalize("NFKC", char) != char
         ):
+            chosen.append(char)
+    return chosen + list("!$|#@_.:/-")
+
+
+def test_normalise_is_idempotent_for_every_character_that_folds() -> None:
+    # Random text rarely meets the few letters that case folding lengthens (ß -> ss) or
+    # decomposes (ΐ -> ι + marks), the marks it turns into letters, or the presentation forms
+    # NFKC expands: try each in hashtags, words, runs of three, handles and URLs.
+    templates = (
+        "#a{}B1",
+        "#A{0}{0}b",
+        "#{0}{0}{0}B1",
+        "x{0}{0}{0}y",
+        "#{}الف",
+        "@a{}b",
+        "h{}tp://x",
+    )
+    failures = []
+    for char in _characters_that_change_or_join_words():
+        for template in templates:
+            text = template.format(char)
             once = normalise(text)
             if normalise(once) != once:
                 failures.append(text)

@@ -1,5 +1,5 @@
 """A models folder with two real versions for the lifecycle tests: the committed reference model
-(1.0.1, models/ACTIVE) and a small one trained here on the tiny set, whose scores differ, so a
+(1.0.2, models/ACTIVE) and a small one trained here on the tiny set, whose scores differ, so a
 response's scores show which version made them."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from classifier.train import TrainingConfig, save, train
 from service.settings import PROJECT_ROOT
 from tests.classifier.tiny_data import write_tiny_data
 
-REFERENCE = "1.0.1"
+REFERENCE = "1.0.2"
 CHALLENGER = "2.0.0-tiny"
 
 

@@ -33,7 +33,7 @@ def test_score_removes_spam_with_evidence(client: TestClient, uploader: Headers)
         "removed",
         "spam",
     )
-    assert decision["model_version"] == "1.0.1"
+    assert decision["model_version"] == "1.0.2"
     assert decision["policy_version"] == "2023-04-21"
     assert set(decision["scores"]) == {"hate_speech", "harassment", "spam", "misinformation"}
     first = decision["evidence"][0]
@@ -305,11 +305,11 @@ def test_health_ready_metrics(client: TestClient, uploader: Headers) -> None:
     client.post("/v1/videos/score", json=video("v1", **SPAM), headers=uploader)
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
-    assert ready["checks"] == {"model": "1.0.1", "scoring": "ok", "database": "ok", "redis": "ok"}
+    assert ready["checks"] == {"model": "1.0.2", "scoring": "ok", "database": "ok", "redis": "ok"}
     text = client.get("/metrics").text
-    assert 'mizan_decisions_total{action="remove",label="spam",model_version="1.0.1"}' in text
-    assert 'mizan_model_score_count{label="spam",model_version="1.0.1"}' in text
-    champion = 'mizan_model_info{policy_version="2023-04-21",role="champion",version="1.0.1"} 1.0'
+    assert 'mizan_decisions_total{action="remove",label="spam",model_version="1.0.2"}' in text
+    assert 'mizan_model_score_count{label="spam",model_version="1.0.2"}' in text
+    champion = 'mizan_model_info{policy_version="2023-04-21",role="champion",version="1.0.2"} 1.0'
     assert champion in text
     assert (
         'mizan_http_request_duration_seconds_count{method="POST",route="/v1/videos/score",status="200"}'

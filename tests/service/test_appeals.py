@@ -58,7 +58,7 @@ def test_an_automated_removal_is_appealed_and_restored(
 ) -> None:
     removed_by_model(moderation)
     appeal = parts.appeals.submit("v1", "it is a real giveaway from my shop", "pipeline")
-    assert (appeal.automated, appeal.removed_by, appeal.label) == (True, "model:1.0.1", "spam")
+    assert (appeal.automated, appeal.removed_by, appeal.label) == (True, "model:1.0.2", "spam")
     assert status(parts, "v1") == ("appealed", "removed")
     [stats] = parts.appeals.stats(86_400)
     assert (stats.queue, stats.waiting) == ("appeals:en:normal", 1)
@@ -67,7 +67,7 @@ def test_an_automated_removal_is_appealed_and_restored(
     assert view is not None
     assert view.appeal.statement == "it is a real giveaway from my shop"
     assert view.removal.type is EventType.AUTO_REMOVED
-    assert view.removal.actor == "model:1.0.1"
+    assert view.removal.actor == "model:1.0.2"
     assert view.decision.scores["spam"] > 0.9
     assert view.decision.evidence[0].label == "spam"
     assert view.content is not None

@@ -333,6 +333,6 @@ def test_a_sampled_removal_announces_its_removal(
         assert delivery is not None
         announced = parts.decision_log.event(event_id)
         assert announced.type is EventType.AUTO_REMOVED
-        assert delivery.payload["actor"] == "model:1.0.1"
+        assert delivery.payload["actor"] == "model:1.0.2"
     finally:
         parts.close()

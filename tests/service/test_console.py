@@ -171,7 +171,7 @@ def test_an_appeals_reviewer_restores_from_the_console(server: Server, browser: 
     page.goto(f"{server.base}/console/appeals")
     page.locator("button:has-text('Next appeal')").press("Enter")
     expect(page.locator("#statement")).to_have_text("my shop")
-    expect(page.locator("#removal")).to_contain_text("model:1.0.1")
+    expect(page.locator("#removal")).to_contain_text("model:1.0.2")
     page.keyboard.press("r")  # restore
     expect(page.locator("main")).to_contain_text("No appeal waits for you")
     state = httpx.get(f"{server.base}/v1/videos/ap1", headers=uploader).json()

@@ -33,7 +33,7 @@ def record(video_id: str, title: str = "hello", action: Action = Action.ALLOW) -
         scores={"spam": 0.9 if action is not Action.ALLOW else 0.1},
         evidence=[],
         thresholds={"spam": {"remove": 0.8, "review": 0.5}},
-        model_version="1.0.1",
+        model_version="1.0.2",
         policy_version="2023-04-21",
     )
 
@@ -55,7 +55,7 @@ def test_a_scoring_writes_decision_events_and_state_together(engine: sa.Engine) 
     assert state.views_at_removal == 0
     assert state.uploaded_at == NOW
     assert [e.type for e in log.history("v1")] == [EventType.SCORED, EventType.AUTO_REMOVED]
-    assert all(e.actor == "model:1.0.1" for e in log.history("v1"))
+    assert all(e.actor == "model:1.0.2" for e in log.history("v1"))
     assert log.decision(decision.decision_id) == decision
 
 

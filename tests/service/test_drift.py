@@ -23,8 +23,8 @@ def test_daily_histograms_and_actions_match_the_decisions(
     moderation.score([upload("d0", **SPAM)])  # a replay: not counted again
     days = drift.daily(parts.engine, dt.date(2026, 11, 1), dt.date(2026, 12, 1))
     assert [(d.day, d.model_version) for d in days] == [
-        (dt.date(2026, 11, 25), "1.0.1"),
-        (dt.date(2026, 11, 26), "1.0.1"),
+        (dt.date(2026, 11, 25), "1.0.2"),
+        (dt.date(2026, 11, 26), "1.0.2"),
     ]
     expected = {
         action: sum(s.decision.action.value == action for s in first)
@@ -43,7 +43,7 @@ def test_daily_histograms_and_actions_match_the_decisions(
     report = enforcement_report(parts.engine, parse_period("2026Q4")).to_json()
     assert [d["day"] for d in report["drift"]] == ["2026-11-25", "2026-11-26"]  # type: ignore[index]
     csv_rows = enforcement_report(parts.engine, parse_period("2026Q4")).to_csv().splitlines()
-    assert any(",drift,2026-11-26/1.0.1,share_remove,1.000000," in row for row in csv_rows)
+    assert any(",drift,2026-11-26/1.0.2,share_remove,1.000000," in row for row in csv_rows)
 
 
 def test_bucket_edges() -> None:
@@ -55,4 +55,4 @@ def test_metrics_carry_score_histograms(client: TestClient, make_key: KeyMaker) 
 
     client.post("/v1/videos/score", json=video("m1", **SPAM), headers=make_key(Role.UPLOADER))
     text = client.get("/metrics").text
-    assert 'mizan_model_score_bucket{label="spam",le="1.0",model_version="1.0.1"}' in text
+    assert 'mizan_model_score_bucket{label="spam",le="1.0",model_version="1.0.2"}' in text

@@ -61,11 +61,11 @@ def test_score_views_history_and_metrics_through_a_real_server(
         # both workers' counters are summed (prometheus multiprocess mode)
         metrics = client.get("/metrics").text
         assert (
-            'mizan_decisions_total{action="remove",label="spam",model_version="1.0.1"} 1.0'
+            'mizan_decisions_total{action="remove",label="spam",model_version="1.0.2"} 1.0'
             in metrics
         )
         assert (
-            'mizan_decisions_total{action="allow",label="none",model_version="1.0.1"} 1.0'
+            'mizan_decisions_total{action="allow",label="none",model_version="1.0.2"} 1.0'
             in metrics
         )
 

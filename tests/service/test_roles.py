@@ -99,7 +99,7 @@ def test_access(
     allowed = ROLES[(method, path)]
     headers = make_key(role) if role else {}
     url = path.replace("{video_id}", "m0").replace("{item_id}", "r0").replace("{appeal_id}", "a0")
-    url = url.replace("{audit_id}", "a0").replace("{version}", "1.0.1")
+    url = url.replace("{audit_id}", "a0").replace("{version}", "1.0.2")
     url = url.replace("{creator_id}", "creator-1")
     url += QUERIES.get(path, "")
     if "{video_id}" in path or "{creator_id}" in path:  # it must exist for a success
