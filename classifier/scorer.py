@@ -31,8 +31,11 @@ from classifier.video import TextUnit, Video, video_units
 
 EVIDENCE_CHARS = 500
 # Texts are scored in runs of at most this many characters, which bounds a run's memory
-# (about 4 keys per character, 40 bytes per key and label) whatever the batch size.
-RUN_CHARS = 400_000
+# (about 4 keys per character, 40 bytes per key and label) whatever the batch size, and keeps
+# a run's n-gram keys (8 bytes each) near the size of a core's cache: runs of 400,000
+# characters scored 16 long transcripts or 256 typical videos 20-33% slower a video than runs
+# of 50,000 (bench/run_chars.py; a single video is the same either way).
+RUN_CHARS = 50_000
 
 Probabilities = npt.NDArray[np.float32]
 
