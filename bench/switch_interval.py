@@ -4,6 +4,10 @@
         [--closed-seconds 10] [--rates 70,118,166] [--server-cpus 0] > runs.txt
     .venv/bin/python bench/switch_interval.py --summarise runs.txt [more.txt ...]
 
+Another numeric setting is compared the same way with --setting, its values in --intervals:
+    .venv/bin/python bench/switch_interval.py --setting MIZAN_COALESCE_MAX_CHARS \
+        --intervals 200000,36000 --rates 105,140,175
+
 A worker's event loop and its scoring thread share the GIL; while the scoring thread runs
 Python, the event loop waits for its turn, up to the switch interval each time. For each
 interval, `--repeats` times, in turn (the order reversed every other repeat, so drift over
@@ -78,14 +82,16 @@ def share_over_50ms(metrics_before: str, metrics_after: str) -> float:
 
 
 def measure(
-    interval_ms: float, args: argparse.Namespace, server_cpus: frozenset[int] | None
+    value: float, args: argparse.Namespace, server_cpus: frozenset[int] | None
 ) -> dict[str, object]:
     state = Path(tempfile.mkdtemp(prefix="mizan-switch-"))
     port = free_port()
-    env = service_env(state, port, 1, MIZAN_GIL_SWITCH_INTERVAL_MS=str(interval_ms))
+    env = service_env(state, port, 1, **{args.setting: f"{value:g}"})
     key = uploader_key(env, "bench")
     base = f"http://127.0.0.1:{port}"
-    result: dict[str, object] = {"interval_ms": interval_ms}
+    # "interval_ms" holds the setting's value, whatever it is: so named first, and kept so
+    # that earlier runs' lines still summarise
+    result: dict[str, object] = {"setting": args.setting, "interval_ms": value}
     with process([*CLI, "serve"], env, server_cpus) as server:
         wait_ready(f"{base}/readyz")
         warm_up(base, key)
@@ -110,8 +116,12 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--intervals", type=lambda t: [float(x) for x in t.split(",")], default=[5.0, 1.0]
+        "--intervals",
+        type=lambda t: [float(x) for x in t.split(",")],
+        default=[5.0, 1.0],
+        help="the setting's values",
     )
+    parser.add_argument("--setting", default="MIZAN_GIL_SWITCH_INTERVAL_MS")
     parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=15, help="each open-loop rate")
     parser.add_argument("--closed-seconds", type=int, default=10, help="each closed-loop run")
@@ -124,7 +134,9 @@ def main() -> None:
     if args.summarise:
         lines = [line for path in args.summarise for line in path.read_text().splitlines()]
         runs = [json.loads(line) for line in lines if line.startswith("{")]
-        print_table(runs, sorted({run["interval_ms"] for run in runs}, reverse=True), args.rates)
+        setting = str(runs[0].get("setting", "MIZAN_GIL_SWITCH_INTERVAL_MS"))
+        values = sorted({float(run["interval_ms"]) for run in runs}, reverse=True)
+        print_table(runs, values, args.rates, setting)
         return
     cores = len(os.sched_getaffinity(0))
     server_cpus = args.server_cpus
@@ -143,17 +155,20 @@ def main() -> None:
     where = f"on CPUs {sorted(server_cpus)}" if server_cpus else "sharing the only core"
     print(
         f"machine: {cores} cores; {dt.date.today().isoformat()}; one worker {where}, SQLite; "
-        f"medians of {args.repeats} runs per interval; open loop {args.seconds} s per rate, "
+        f"medians of {args.repeats} runs per value; open loop {args.seconds} s per rate, "
         f"closed loop {args.closed_seconds} s per case"
     )
     print()
-    print_table(runs, args.intervals, args.rates)
+    print_table(runs, args.intervals, args.rates, args.setting)
 
 
-def print_table(runs: list[dict[str, object]], intervals: list[float], rates: list[float]) -> None:
+def print_table(
+    runs: list[dict[str, object]], intervals: list[float], rates: list[float], setting: str
+) -> None:
+    name = "switch interval ms" if setting == "MIZAN_GIL_SWITCH_INTERVAL_MS" else setting
     rate_cells = " | ".join(f"{rate:g}/s: p50 ms, p99 ms, server > 50 ms" for rate in rates)
     print(
-        "| switch interval ms | titles closed loop req/s, CPU us | transcripts closed loop "
+        f"| {name} | titles closed loop req/s, CPU us | transcripts closed loop "
         f"req/s, CPU us | {rate_cells} |"
     )
     print("|---:|---|---|" + "---|" * len(rates))
@@ -176,7 +191,7 @@ def print_table(runs: list[dict[str, object]], intervals: list[float], rates: li
             f"| {median('transcripts_rps'):,.0f}, {median('transcripts_cpu_us'):,.0f} | {cells} |"
         )
     print()
-    print("| switch interval ms | " + " | ".join(f"every p99 at {r:g}/s, ms" for r in rates) + " |")
+    print(f"| {name} | " + " | ".join(f"every p99 at {r:g}/s, ms" for r in rates) + " |")
     print("|---:|" + "---|" * len(rates))
     for interval in intervals:
         mine = [run for run in runs if run["interval_ms"] == interval]
