@@ -161,6 +161,17 @@ def service_env(state: Path, port: int, workers: int, **settings: str) -> dict[s
     }
 
 
+def new_schema(url: str, schema: str) -> str:
+    """Create ``schema`` on the PostgreSQL server at ``url``; the URL of a service that keeps
+    its tables there, whose backends are named ``schema`` (bench/pg_backends.py finds them)."""
+    with sa.create_engine(url).begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    return (
+        f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+        f"&application_name={schema}"
+    )
+
+
 def uploader_key(env: dict[str, str], name: str) -> str:
     """A new uploader key, made by `mizan keys create` against the server's database."""
     return subprocess.run(
@@ -473,12 +484,7 @@ def main() -> None:
         env = service_env(state, port, args.workers)
         schema = f"bench_{int(time.time())}"  # also the application_name of its backends
         if url:
-            with sa.create_engine(url).begin() as connection:
-                connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-            env["MIZAN_DATABASE_URL"] = (
-                f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-                f"&application_name={schema}"
-            )
+            env["MIZAN_DATABASE_URL"] = new_schema(url, schema)
         if database.endswith("shadow on"):
             env["MIZAN_MODELS_DIR"] = str(shadow_models(state))
             subprocess.run([*CLI, "models", "shadow", SHADOW], env=env, check=True)

@@ -11,8 +11,10 @@ Another numeric setting is compared the same way with --setting, its values in -
 A worker's event loop and its scoring thread share the GIL; while the scoring thread runs
 Python, the event loop waits for its turn, up to the switch interval each time. For each
 interval, `--repeats` times, in turn (the order reversed every other repeat, so drift over
-the run does not favour one): a new one-worker `mizan serve` on SQLite, on --server-cpus
-(default: one CPU; the client on the others, bench/cpus.py), a warm-up, then
+the run does not favour one): a new one-worker `mizan serve` on SQLite (or on a new schema of
+--postgres, its backends moved to the client's CPUs and the tables analyzed after the
+warm-up, as in bench/service_throughput.py), on --server-cpus (default: one CPU; the client
+on the others, bench/cpus.py), a warm-up, then
 
 1. closed loop (wrk, 32 connections): titles, then 1,500-word transcripts; the server's CPU
    per request (what a shorter interval costs in GIL hand-offs);
@@ -27,6 +29,7 @@ column's median on its own); --summarise prints that table for the JSON lines of
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -34,6 +37,7 @@ import re
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
@@ -41,11 +45,12 @@ import httpx
 from service.settings import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT))  # the sibling bench modules, when run as a script
-from bench import cpus
+from bench import cpus, pg_backends
 from bench.service_throughput import (
     CASES,
     CLI,
     free_port,
+    new_schema,
     open_loop_at,
     process,
     run_wrk_measuring_cpu,
@@ -82,19 +87,31 @@ def share_over_50ms(metrics_before: str, metrics_after: str) -> float:
 
 
 def measure(
-    value: float, args: argparse.Namespace, server_cpus: frozenset[int] | None
+    value: float,
+    args: argparse.Namespace,
+    server_cpus: frozenset[int] | None,
+    client_cpus: frozenset[int] | None,
 ) -> dict[str, object]:
     state = Path(tempfile.mkdtemp(prefix="mizan-switch-"))
     port = free_port()
     env = service_env(state, port, 1, **{args.setting: f"{value:g}"})
+    schema = f"bench_{time.time_ns()}"  # a new schema each run, so each starts empty
+    if args.postgres:
+        env["MIZAN_DATABASE_URL"] = new_schema(args.postgres, schema)
     key = uploader_key(env, "bench")
     base = f"http://127.0.0.1:{port}"
     # "interval_ms" holds the setting's value, whatever it is: so named first, and kept so
     # that earlier runs' lines still summarise
     result: dict[str, object] = {"setting": args.setting, "interval_ms": value}
-    with process([*CLI, "serve"], env, server_cpus) as server:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(process([*CLI, "serve"], env, server_cpus))
+        if args.postgres:  # its backends on the client's CPUs, as in service_throughput
+            backends = stack.enter_context(pg_backends.Backends(args.postgres, schema))
+            stack.enter_context(backends.kept_on(client_cpus))
         wait_ready(f"{base}/readyz")
         warm_up(base, key)
+        if args.postgres:
+            pg_backends.analyze(args.postgres, schema)
         for name, case in (("titles", CASES["title only"]), ("transcripts", TRANSCRIPT)):
             closed = run_wrk_measuring_cpu(base, key, case, args.closed_seconds, server)
             result[f"{name}_rps"] = closed["rps"]
@@ -129,6 +146,7 @@ def main() -> None:
         "--rates", type=lambda t: [float(x) for x in t.split(",")], default=[70.0, 118.0, 166.0]
     )
     parser.add_argument("--server-cpus", type=cpus.parse_cpu_list, default=None)
+    parser.add_argument("--postgres", help="PostgreSQL URL instead of SQLite (a schema each run)")
     parser.add_argument("--summarise", nargs="+", type=Path, help="JSON lines of earlier runs")
     args = parser.parse_args()
     if args.summarise:
@@ -142,19 +160,20 @@ def main() -> None:
     server_cpus = args.server_cpus
     if server_cpus is None and cores > 1:
         server_cpus = frozenset({min(os.sched_getaffinity(0))})
-    cpus.move_client_off(server_cpus)
+    client_cpus = cpus.move_client_off(server_cpus)
 
     runs = []
     for repeat in range(args.repeats):
         for interval in args.intervals[::-1] if repeat % 2 else args.intervals:
-            run = {"repeat": repeat, **measure(interval, args, server_cpus)}
+            run = {"repeat": repeat, **measure(interval, args, server_cpus, client_cpus)}
             print(json.dumps(run), flush=True)
             runs.append(run)
 
     print()
     where = f"on CPUs {sorted(server_cpus)}" if server_cpus else "sharing the only core"
+    database = "PostgreSQL (its backends on the client's CPUs)" if args.postgres else "SQLite"
     print(
-        f"machine: {cores} cores; {dt.date.today().isoformat()}; one worker {where}, SQLite; "
+        f"machine: {cores} cores; {dt.date.today().isoformat()}; one worker {where}, {database}; "
         f"medians of {args.repeats} runs per value; open loop {args.seconds} s per rate, "
         f"closed loop {args.closed_seconds} s per case"
     )
