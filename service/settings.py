@@ -54,12 +54,13 @@ class Settings(BaseSettings):
     request_threads: int = Field(default=1, ge=1, le=256)
     # Scoring requests waiting in a worker are decided together, up to this many videos or
     # characters of text at once (service/coalescer.py): one model run, one transaction.
-    # Every request of a round waits for all of it: 36,000 characters (four 1,500-word
-    # transcripts, within one model run of classifier.scorer.RUN_CHARS) against 200,000 cut
-    # the transcripts' p99 at half the scorer-alone rate from 85 to 52 ms for ~4% more CPU a
-    # transcript (BENCHMARKS.md, "Scoring rounds of 36,000 characters"); titles never reach it.
+    # Every request of a round waits for all of it. On SQLite, 36,000 characters (four
+    # 1,500-word transcripts) cut the transcripts' p99 at half the scorer-alone rate from 85
+    # to 52 ms for ~4% more CPU; on PostgreSQL, whose rounds cost more (round trips), it cost
+    # 18% more CPU and raised that p99 (BENCHMARKS.md, "Scoring rounds of 36,000
+    # characters"), so the default stays 200,000; titles never reach either.
     coalesce_max_videos: int = Field(default=16, ge=1, le=1000)
-    coalesce_max_chars: int = Field(default=36_000, ge=1)
+    coalesce_max_chars: int = Field(default=200_000, ge=1)
     # How long a thread may keep the GIL while another waits for it (sys.setswitchinterval;
     # Python's default is 5 ms). A worker's event loop and its scoring thread share the GIL:
     # while the scoring thread runs Python (normalising texts, the log write), every step of
