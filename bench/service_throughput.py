@@ -451,9 +451,9 @@ def main() -> None:
         env,
         server_cpus,
     ) as bare_server:
-        wait_ready(f"http://127.0.0.1:{bare_port}/docs")
-        warm_up(f"http://127.0.0.1:{bare_port}", "none")
         bare_base = f"http://127.0.0.1:{bare_port}"
+        wait_ready(f"{bare_base}/docs")
+        warm_up(bare_base, "none")
         bare = {
             name: run_wrk_measuring_cpu(bare_base, "none", case, args.seconds, bare_server)
             for name, case in cases.items()

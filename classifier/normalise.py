@@ -105,8 +105,7 @@ def normalise(text: str) -> str:
     text = _INVISIBLE.sub("", text)
     if "\u200c" in text or "\u200d" in text:
         text = _JOINER_OUTSIDE_ARABIC.sub("", text)
-    if "#" in text:  # after the invisibles go, which would cut a hashtag short
-        text = _HASHTAG.sub(lambda tag: "#" + split_hashtag(tag.group(1)), text)
+    text = _split_hashtags(text)  # after the invisibles go, which would cut a hashtag short
     text = _mask(text.casefold())
     if _ANY_CONFUSABLE.search(text):
         text = _WORD_WITH_CONFUSABLE.sub(_fold_confusables, text)
@@ -120,10 +119,14 @@ def normalise(text: str) -> str:
     # The folds can make a URL (ht7p://) or a handle or hashtag longer (@ab!c, #sh!t2024):
     # mask and split once more, as the next pass would (case is gone: only digits and
     # scripts split now).
-    text = _mask(text)
-    if "#" in text:
-        text = _HASHTAG.sub(lambda tag: "#" + split_hashtag(tag.group(1)), text)
+    text = _split_hashtags(_mask(text))
     return " ".join(text.split())  # str.split() and re's \s agree on what is whitespace
+
+
+def _split_hashtags(text: str) -> str:
+    if "#" not in text:
+        return text
+    return _HASHTAG.sub(lambda tag: "#" + split_hashtag(tag.group(1)), text)
 
 
 def _mask(text: str) -> str:
