@@ -43,6 +43,7 @@ from service.routes import (
     review,
     videos,
 )
+from service.score_fast_path import ScoreFastPath
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             https_only=settings.console_secure_cookie,
         ),
     )
+    if settings.score_fast_path:
+        app.add_middleware(ScoreFastPath)  # inside BodyLimit: its limits apply here too
     app.add_middleware(BodyLimit, limit_for=limit_for)
     app.add_middleware(RequestMetrics)
     return app

@@ -49,6 +49,12 @@ SCORING_BATCH = Histogram(
     "Videos decided together in one model run and transaction (service/coalescer.py)",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
 )
+SCORE_FAST_PATH = Counter(
+    "mizan_score_fast_path_total",
+    "POST /v1/videos/score requests by who answered: the fast path (answered) or, for anything "
+    "unusual (another content type, a bad key, an invalid video), the route (handed_on)",
+    ["outcome"],
+)
 SCORING_WAIT = Histogram(
     "mizan_scoring_wait_seconds",
     "How long a scoring request waited for its worker's scoring thread to take it up (the "
@@ -77,6 +83,10 @@ MODEL_INFO = Gauge(
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     REQUEST_SECONDS.labels(method, route, str(status)).observe(seconds)
+
+
+def count_score_fast_path(answered: bool) -> None:
+    SCORE_FAST_PATH.labels("answered" if answered else "handed_on").inc()
 
 
 def observe_scoring_batch(videos: int) -> None:

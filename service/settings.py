@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # At 1 ms fewer transcripts took over 50 ms at every load measured, for ~2% more CPU a
     # title and ~5% less a transcript (bench/switch_interval.py, BENCHMARKS.md).
     gil_switch_interval_ms: float = Field(default=1.0, gt=0, le=100)
+    # POST /v1/videos/score's usual request answered without FastAPI's routing and dependency
+    # solving (service/score_fast_path.py): about 30% less CPU a title request. Off, every
+    # request takes the route, as before; a switch to rule the fast path out, not a tuning.
+    score_fast_path: bool = True
     # Thresholds that rise with the number of texts a video is scored on (model card
     # `length_thresholds`), so a long transcript is not flagged just for being long.
     length_aware_thresholds: bool = True

@@ -3,6 +3,7 @@ worker it starts, delivering webhooks to a real local receiver."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +59,17 @@ def test_score_views_history_and_metrics_through_a_real_server(
         bad = client.post("/v1/videos/score", json=video("e3", region="ZZ"))
         assert bad.status_code == 422
         assert bad.headers["content-type"] == "application/problem+json"
+        # bodies sent in chunks (no Content-Length) reach the scoring fast path as several
+        # messages: read whole when within the limit, refused with 413 past it
+        body = json.dumps(video("e4")).encode()
+        pieces = (body[i : i + 16] for i in range(0, len(body), 16))
+        as_json = {"Content-Type": "application/json"}
+        chunked = client.post("/v1/videos/score", content=pieces, headers=as_json)
+        assert chunked.json()["action"] == "allow"
+        endless = (b'{"title": "' if i == 0 else b"a" * 4096 for i in range(300))
+        too_big = client.post("/v1/videos/score", content=endless, headers=as_json)
+        assert too_big.status_code == 413
+        assert too_big.headers["content-type"] == "application/problem+json"
         # both workers' counters are summed (prometheus multiprocess mode)
         metrics = client.get("/metrics").text
         assert (
@@ -65,9 +77,12 @@ def test_score_views_history_and_metrics_through_a_real_server(
             in metrics
         )
         assert (
-            'mizan_decisions_total{action="allow",label="none",model_version="1.0.2"} 1.0'
+            'mizan_decisions_total{action="allow",label="none",model_version="1.0.2"} 2.0'
             in metrics
         )
+        # the scoring fast path answered e1 twice, e2 and e4; the route answered the rest
+        assert 'mizan_score_fast_path_total{outcome="answered"} 4.0' in metrics
+        assert 'mizan_score_fast_path_total{outcome="handed_on"} 2.0' in metrics
 
 
 def test_review_and_webhooks_through_a_real_server(
