@@ -2,8 +2,8 @@
 
 Every new upload comes through this one endpoint, and for a title-only video the framework's
 share of a request (matching the path against some eighty routes, solving the dependencies,
-the exception and telemetry layers) cost more CPU than the model (BENCHMARKS.md, "Scoring,
-seventh run"). This middleware takes the request the pipeline sends almost always: a JSON
+the exception and telemetry layers) cost more CPU than the model (BENCHMARKS.md, "Scoring
+fast path"). This middleware takes the request the pipeline sends almost always: a JSON
 body, a valid uploader key, a video within the limits. It then does what the route does, with
 the same functions (`require`'s checks, `VideoIn`, `check_videos`, the coalescer,
 `to_decision_out`) and answers with the same bytes.
@@ -39,6 +39,7 @@ from service.settings import Settings
 PATH = "/v1/videos/score"
 JSON = b"application/json"
 Handler = Callable[[Request, Exception], Awaitable[Response]]
+Tail = HTTPException | Message | None  # how reading a body ended early, if it did
 
 
 class ScoreFastPath:
@@ -55,11 +56,11 @@ class ScoreFastPath:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        body, read_error = await _read_body(receive)
-        video = None if read_error else _usual_video(scope, body)
+        body, tail = await _read_body(receive)
+        video = None if tail is not None else _usual_video(scope, body)
         metrics.count_score_fast_path(answered=video is not None)
         if video is None:
-            await self.app(scope, _replay(body, read_error, receive), send)
+            await self.app(scope, _replay(body, tail, receive), send)
             return
         state = scope["app"].state
         coalescer: ScoringCoalescer = state.coalescer
@@ -101,33 +102,37 @@ def _usual_video(scope: Scope, body: bytes) -> VideoIn | None:
     return video
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, HTTPException | None]:
-    """The whole body, or what came before BodyLimit stopped it (and its 413)."""
+async def _read_body(receive: Receive) -> tuple[bytes, Tail]:
+    """The body as far as it came, and what ended it early: None if it is whole, BodyLimit's
+    413 past the limit, or the client's disconnect message."""
     chunks: list[bytes] = []
     try:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                break
+                return b"".join(chunks), message
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
-                break
+                return b"".join(chunks), None
     except HTTPException as exc:
         return b"".join(chunks), exc
-    return b"".join(chunks), None
 
 
-def _replay(body: bytes, error: HTTPException | None, receive: Receive) -> Receive:
-    """A receive that gives the route the body already read, then what the client sends next."""
-    sent = False
+def _replay(body: bytes, tail: Tail, receive: Receive) -> Receive:
+    """A receive that gives the route the body already read, then how it ended (so the route
+    meets the same 413 or disconnect), then whatever the client sends next."""
+    sent = replayed_tail = False
 
     async def replayed() -> Message:
-        nonlocal sent
+        nonlocal sent, replayed_tail
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": error is not None}
-        if error is not None:
-            raise error
+            return {"type": "http.request", "body": body, "more_body": tail is not None}
+        if tail is not None and not replayed_tail:
+            replayed_tail = True
+            if isinstance(tail, HTTPException):
+                raise tail
+            return tail
         return await receive()
 
     return replayed

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from starlette.types import Message
 
 from service.app import create_app
 from service.domain import Role
@@ -139,3 +140,49 @@ def test_a_chunked_body_past_the_limit_is_413_and_writes_nothing(
     assert response.status_code == 413, response.text[:300]
     assert response.headers["content-type"] == "application/problem+json"
     assert all_rows(client) == before
+
+
+def test_a_client_gone_before_its_body_ended_is_not_scored(
+    client: TestClient, uploader: dict[str, str]
+) -> None:
+    """The whole JSON came, then the client went before saying the body was complete: the
+    route meets the disconnect too, and nothing is scored or written."""
+    body = httpx.Request("POST", "/", json=video("left")).content
+    messages: list[Message] = [
+        {"type": "http.request", "body": body, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/json")] + [
+        (name.lower().encode(), value.encode()) for name, value in uploader.items()
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": SCORE,
+        "raw_path": SCORE.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    before = all_rows(client)
+    handed_on = fast_path_count(client, "handed_on")
+    assert client.portal is not None
+    client.portal.call(client.app, scope, receive, send)
+    assert all_rows(client) == before
+    assert fast_path_count(client, "handed_on") == handed_on + 1
+    (start,) = [m for m in sent if m["type"] == "http.response.start"]
+    assert start["status"] == 400  # the route's answer to a body cut short (no one reads it)
