@@ -51,8 +51,10 @@ SCORING_BATCH = Histogram(
 )
 SCORE_FAST_PATH = Counter(
     "mizan_score_fast_path_total",
-    "POST /v1/videos/score requests by who answered: the fast path (answered) or, for anything "
-    "unusual (another content type, a bad key, an invalid video), the route (handed_on)",
+    "POST /v1/videos/score requests by who answered: the fast path (answered: a decision, or "
+    "the error of a key that does not authenticate or of the scoring) or the route (handed_on: "
+    "a content type other than exactly application/json, a key without the uploader role, an "
+    "invalid video, a body past the limit or cut short)",
     ["outcome"],
 )
 SCORING_WAIT = Histogram(

@@ -8,18 +8,23 @@ body, a valid uploader key, a video within the limits. It then does what the rou
 the same functions (`require`'s checks, `VideoIn`, `check_videos`, the coalescer,
 `to_decision_out`) and answers with the same bytes.
 
-Anything else (another content type, no or a wrong key, a body that does not parse or
-validate, a limit exceeded) is handed to the FastAPI route unchanged, body included, so every
-error answer comes from one place, the route, and is the one the tests check. An error
-while scoring (an edit of a removed video: 409; the database down: 503) is answered by the
-app's own exception handlers.
+Anything else (a content type other than exactly application/json, a missing header or a
+key without the uploader role, a body that does not parse or validate, a limit exceeded, a
+body cut short) is handed to the FastAPI route unchanged, body included, so those answers
+come from one place, the route. A key that does not authenticate, and an error while scoring
+(an edit of a removed video: 409; the database down: 503), are answered here by the app's
+own exception handlers, as the route's would be; tests/service/test_score_fast_path.py
+compares both paths byte for byte.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,7 +43,7 @@ from service.settings import Settings
 
 PATH = "/v1/videos/score"
 JSON = b"application/json"
-Handler = Callable[[Request, Exception], Awaitable[Response]]
+Handler = Callable[[Request, Exception], Any]  # async, or a plain function (Starlette allows both)
 Tail = HTTPException | Message | None  # how reading a body ended early, if it did
 
 
@@ -57,45 +62,60 @@ class ScoreFastPath:
             await self.app(scope, receive, send)
             return
         body, tail = await _read_body(receive)
-        video = None if tail is not None else _usual_video(scope, body)
-        metrics.count_score_fast_path(answered=video is not None)
-        if video is None:
+        checked = None if tail is not None else _usual_video(scope, body)
+        metrics.count_score_fast_path(answered=checked is not None)
+        if checked is None:
             await self.app(scope, _replay(body, tail, receive), send)
             return
-        state = scope["app"].state
-        coalescer: ScoringCoalescer = state.coalescer
+        scope["route"] = self._route  # before anything can fail, as routing would have set it
+        if isinstance(checked, Exception):
+            await _answer_error(scope, receive, send, checked)
+            return
+        coalescer: ScoringCoalescer = scope["app"].state.coalescer
         try:
-            (result,) = await coalescer.score([to_upload(video)], all_or_none=False)
-        except Exception as exc:
-            response = await _handler_for(scope, exc)(Request(scope), exc)
-        else:
-            headers = {} if result.is_new else {REPLAYED: "true"}
+            (result,) = await coalescer.score([to_upload(checked)], all_or_none=False)
             content = to_decision_out(result.decision).model_dump_json()
-            response = Response(content, media_type="application/json", headers=headers)
-        scope["route"] = self._route
+        except Exception as exc:
+            await _answer_error(scope, receive, send, exc)
+            return
+        response = Response(content, media_type="application/json")
+        if not result.is_new:
+            response.headers[REPLAYED] = "true"  # after the others, where the route puts it
         await response(scope, receive, send)
 
 
-def _usual_video(scope: Scope, body: bytes) -> VideoIn | None:
-    """The video, if the request is one the route would accept; None for the route to answer."""
-    content_type = authorization = b""
-    for name, value in scope["headers"]:
-        if name == b"content-type":
+def _usual_video(scope: Scope, body: bytes) -> VideoIn | Exception | None:
+    """The video, if the route would accept the request; the error the route would answer if
+    the key does not authenticate; None for anything else, which the route answers itself.
+
+    In the route's order: the body parsed as JSON first (FastAPI answers a body that does not
+    parse before it looks at the key), then the key, then the video's validation."""
+    content_type = authorization = None
+    for name, value in scope["headers"]:  # the first of a repeated header, as Starlette reads
+        if name == b"content-type" and content_type is None:
             content_type = value
-        elif name == b"authorization":
+        elif name == b"authorization" and authorization is None:
             authorization = value
+    if content_type != JSON or authorization is None:
+        return None
     scheme, _, token = authorization.partition(b" ")
-    if content_type != JSON or scheme.lower() != b"bearer" or not token.strip():
+    if scheme.lower() != b"bearer" or not token.strip():
+        return None
+    try:
+        parsed = json.loads(body)  # as FastAPI reads a body: json.loads, then validation
+    except Exception:
         return None
     state = scope["app"].state
     keys: KeyStore = state.keys
-    settings: Settings = state.settings
     try:
         key = keys.authenticate(token.strip().decode("latin-1"))
-        if Role.UPLOADER not in key.roles:
-            return None
-        # as FastAPI reads a body: json.loads, then validated as Python objects
-        video = VideoIn.model_validate(json.loads(body))
+    except Exception as exc:  # an unknown or revoked key, the database not answering:
+        return exc  # answered here, not handed on to be looked up a second time
+    if Role.UPLOADER not in key.roles:
+        return None
+    settings: Settings = state.settings
+    try:
+        video = VideoIn.model_validate(parsed)
         check_videos([video], settings, batch=False)
     except Exception:  # the route finds the same fault and answers it with its problem
         return None
@@ -138,11 +158,28 @@ def _replay(body: bytes, tail: Tail, receive: Receive) -> Receive:
     return replayed
 
 
-def _handler_for(scope: Scope, exc: Exception) -> Handler:
-    """The app's exception handler for ``exc``, as the route's error would be answered."""
-    handlers = scope["app"].exception_handlers
+async def _answer_error(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    """Answer ``exc`` as it would be answered raised in the route: by the handler Starlette's
+    ExceptionMiddleware would pick; one it has none for is raised on, to ServerErrorMiddleware
+    (a 500, then raised again for the server's log), as a route's unexpected error is."""
+    handler = _handler_for(scope["app"].exception_handlers, exc)
+    if handler is None:
+        raise exc
+    request = Request(scope, receive)
+    if inspect.iscoroutinefunction(handler):
+        response: Response = await handler(request, exc)
+    else:  # a plain function runs off the event loop, as Starlette runs it
+        response = await run_in_threadpool(handler, request, exc)
+    await response(scope, receive, send)
+
+
+def _handler_for(handlers: Mapping[Any, Handler], exc: Exception) -> Handler | None:
+    """The handler registered for the nearest class of ``exc``; none for Exception itself,
+    which Starlette gives to ServerErrorMiddleware. (Handlers by status code are for
+    HTTPException, which neither authentication nor scoring raises.)"""
     for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None
         if cls in handlers:
-            handler: Handler = handlers[cls]
-            return handler
-    return handlers[Exception]  # type: ignore[no-any-return]
+            return handlers[cls]
+    return None
