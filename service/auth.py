@@ -12,12 +12,16 @@ from service.errors import AuthenticationError, PermissionDeniedError
 from service.keys import ApiKey, KeyStore
 
 
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+def bearer_token(header: str) -> str:
+    """The key in an Authorization header's value ("Bearer <key>"), or AuthenticationError."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("send the API key as 'Authorization: Bearer <key>'")
     return token.strip()
+
+
+def _bearer(request: Request) -> str:
+    return bearer_token(request.headers.get("authorization", ""))
 
 
 def require(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, ApiKey]]:

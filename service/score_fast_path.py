@@ -31,8 +31,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics
+from service.auth import bearer_token
 from service.coalescer import ScoringCoalescer
 from service.domain import Role
+from service.errors import AuthenticationError
 from service.keys import KeyStore
 from service.limits import check_videos
 from service.routes import videos
@@ -41,7 +43,6 @@ from service.routes.videos import REPLAYED, to_upload
 from service.schemas import VideoIn
 from service.settings import Settings
 
-PATH = "/v1/videos/score"
 JSON = b"application/json"
 Handler = Callable[[Request, Exception], Any]  # async, or a plain function (Starlette allows both)
 Tail = HTTPException | Message | None  # how reading a body ended early, if it did
@@ -56,9 +57,10 @@ class ScoreFastPath:
         self._route = next(
             r for r in videos.router.routes if getattr(r, "endpoint", None) is videos.score
         )
+        self._path: str = getattr(self._route, "path")  # noqa: B009  # BaseRoute declares none
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["path"] != self._path or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         body, tail = await _read_body(receive)
@@ -96,10 +98,11 @@ def _usual_video(scope: Scope, body: bytes) -> VideoIn | Exception | None:
             content_type = value
         elif name == b"authorization" and authorization is None:
             authorization = value
-    if content_type != JSON or authorization is None:
+    if content_type != JSON:
         return None
-    scheme, _, token = authorization.partition(b" ")
-    if scheme.lower() != b"bearer" or not token.strip():
+    try:
+        token = bearer_token((authorization or b"").decode("latin-1"))  # as Starlette decodes
+    except AuthenticationError:
         return None
     try:
         parsed = json.loads(body)  # as FastAPI reads a body: json.loads, then validation
@@ -108,7 +111,7 @@ def _usual_video(scope: Scope, body: bytes) -> VideoIn | Exception | None:
     state = scope["app"].state
     keys: KeyStore = state.keys
     try:
-        key = keys.authenticate(token.strip().decode("latin-1"))
+        key = keys.authenticate(token)
     except Exception as exc:  # an unknown or revoked key, the database not answering:
         return exc  # answered here, not handed on to be looked up a second time
     if Role.UPLOADER not in key.roles:
