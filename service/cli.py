@@ -31,7 +31,12 @@ def main(argv: Sequence[str] | None = None) -> ExitCode:
     parser = _parser()
     args = parser.parse_args(argv)
     quiet = args.quiet or args.handler is _demo  # the demo's own output is the point
-    logs.configure(level=logging.WARNING if quiet else logging.INFO)
+    try:
+        level = logging.WARNING if quiet else logs.level_from_environment()
+    except ValueError as exc:
+        _err(str(exc))
+        return 2
+    logs.configure(level)
     handler: Handler = args.handler
     try:
         return handler(args)

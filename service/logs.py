@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sys
 
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
@@ -29,6 +30,19 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             body["exception"] = self.formatException(record.exc_info)
         return json.dumps(body, default=str, ensure_ascii=False)
+
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+
+
+def level_from_environment() -> int:
+    """MIZAN_LOG_LEVEL: debug (adds a line per decision), info (the default) or warning. Read
+    from the environment, not Settings: logging is set up before settings are loaded, and a
+    server's worker processes set it up again from the level they are given."""
+    name = os.environ.get("MIZAN_LOG_LEVEL", "info").strip().lower()
+    if name not in LEVELS:
+        raise ValueError(f"MIZAN_LOG_LEVEL={name!r}: expected one of {', '.join(LEVELS)}")
+    return LEVELS[name]
 
 
 def configure(level: int = logging.INFO) -> None:

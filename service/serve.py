@@ -27,6 +27,7 @@ import httpx
 import uvicorn
 from pydantic import SecretStr
 
+from service import logs
 from service.app import create_app
 from service.database import create_engine, migrate
 from service.domain import Role
@@ -111,7 +112,13 @@ def serve(settings: Settings) -> None:
             signal.signal(signal.SIGTERM, _exit_on_signal)
             uvicorn.run(create_app(ready), host=ready.host, port=ready.port, access_log=False)
         else:
-            run_workers(ready.host, ready.port, ready.workers)
+            run_workers(ready.host, ready.port, ready.workers, _log_level_name())
+
+
+def _log_level_name() -> str:
+    """The level this process logs at (mizan -q: warning), for the workers to log at too."""
+    level = logging.getLogger().getEffectiveLevel()
+    return next((name for name, value in logs.LEVELS.items() if value >= level), "warning")
 
 
 def _exit_on_signal(_signum: int, _frame: FrameType | None) -> None:

@@ -52,10 +52,16 @@ class Served:
 
 @contextmanager
 def served(
-    folder: Path, redis_url: str, workers: int = 2, log: Path | None = None, **settings: str
+    folder: Path,
+    redis_url: str,
+    workers: int = 2,
+    log: Path | None = None,
+    quiet: bool = True,
+    **settings: str,
 ) -> Iterator[Served]:
     """`mizan serve` on a free port until the block ends; ``settings`` are MIZAN_* values
-    (default database: an SQLite file in ``folder``); its output goes to ``log`` if given."""
+    (default database: an SQLite file in ``folder``); its output goes to ``log`` if given
+    (warnings only if ``quiet``: `mizan -q`)."""
     port = free_port()
     policy = folder / "policy.toml"  # no account actions, as in the settings fixture
     policy.write_text(without_account_actions(Settings().policy_file), encoding="utf-8")
@@ -74,7 +80,11 @@ def served(
     subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
     output = log.open("wb") if log else None
     process = subprocess.Popen(
-        [*CLI, "serve"], env=env, start_new_session=True, stdout=output, stderr=output
+        [*(CLI if quiet else CLI[:-1]), "serve"],
+        env=env,
+        start_new_session=True,
+        stdout=output,
+        stderr=output,
     )
     base = f"http://127.0.0.1:{port}"
     try:
