@@ -17,7 +17,7 @@ from service.decision_log import DecisionLog
 from service.domain import Action, EventType, Status, Upload, Visibility
 from service.errors import ConflictError, NotFoundError
 from service.scoring_write import ScoringRecord
-from service.tables import metadata
+from service.tables import UTCDateTime, metadata
 
 NOW = dt.datetime(2023, 3, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -242,3 +242,26 @@ def test_timestamps_come_back_aware_and_utc(engine: sa.Engine) -> None:
     assert state is not None
     assert state.uploaded_at == dt.datetime(2023, 3, 1, 12, 0, tzinfo=dt.UTC)
     assert state.uploaded_at.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        dt.datetime(2023, 3, 1, 17, 0, tzinfo=dt.timezone(dt.timedelta(hours=5))),  # Karachi
+        dt.datetime(2026, 12, 3, 13, 27, 51, 128559, tzinfo=dt.UTC),
+        dt.datetime(999, 1, 2, 3, 4, 5, tzinfo=dt.UTC),  # a year of three digits, padded
+    ],
+)
+def test_sqlite_stores_sqlalchemys_own_datetime_text(moment: dt.datetime) -> None:
+    """UTCDateTime formats SQLite's text itself (the scoring path binds five a video): it must
+    be SQLAlchemy DATETIME's text to the character, or rows written before and after would
+    not sort and compare as one column."""
+    dialect = sa.create_engine("sqlite://").dialect
+    ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    theirs = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert ours is not None and theirs is not None
+    expected = theirs(moment.astimezone(dt.UTC).replace(tzinfo=None))
+    assert ours(moment) == expected
+    assert ours(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        ours(moment.replace(tzinfo=None))
