@@ -53,6 +53,9 @@ class _Job:
     queued_at: float  # time.monotonic(): how long it waited is a metric (queueing, not work)
 
 
+_Outcome = tuple[_Job, list[Scored] | BaseException]  # a job and its decisions or its error
+
+
 class ScoringCoalescer:
     """Decides queued scoring requests together, on its own thread, in arrival order."""
 
@@ -97,9 +100,9 @@ class ScoringCoalescer:
                 raise ServiceUnavailableError("this worker's scoring thread is stopped")
             metrics.count_scoring_waiting(len(uploads))
             self._queue.put(job)
-        # shielded: a handler that is cancelled does not cancel a decision that may already
-        # be logged; it just stops waiting for it
-        return await asyncio.shield(job.future)
+        # A handler that is cancelled (its client gone) cancels only its wait: the thread
+        # still decides and logs the job, and leaves a cancelled future alone (_settle).
+        return await job.future
 
     # the scoring thread --------------------------------------------------------------------
 
@@ -192,10 +195,12 @@ class ScoringCoalescer:
                 _settle(job, _attempt(self._record, records[start : start + len(job.uploads)]))
                 start += len(job.uploads)
             return
+        outcomes: list[_Outcome] = []
         start = 0
         for job in jobs:
-            _settle(job, results[start : start + len(job.uploads)])
+            outcomes.append((job, results[start : start + len(job.uploads)]))
             start += len(job.uploads)
+        _settle_all(outcomes)
 
     def _score(self, uploads: Sequence[Upload]) -> list[Scored]:
         return self._record(self._assess(uploads))
@@ -228,14 +233,26 @@ def _attempt(
 
 
 def _settle(job: _Job, outcome: list[Scored] | BaseException) -> None:
-    def settle() -> None:
-        if job.future.done():
-            return
+    _settle_all([(job, outcome)])
+
+
+def _settle_all(outcomes: Sequence[_Outcome]) -> None:
+    """Hand each job its outcome on its event loop: one wake-up of a loop for all of its jobs
+    in a round (call_soon_threadsafe writes to the loop's wake-up pipe each time)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for job, outcome in outcomes:
+        by_loop.setdefault(job.future.get_loop(), []).append((job, outcome))
+    for loop, settled in by_loop.items():
+        # a closed event loop raises RuntimeError: nobody is waiting for these answers any more
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_set_outcomes, settled)
+
+
+def _set_outcomes(outcomes: Sequence[_Outcome]) -> None:
+    for job, outcome in outcomes:
+        if job.future.done():  # cancelled: its handler stopped waiting
+            continue
         if isinstance(outcome, BaseException):
             job.future.set_exception(outcome)
         else:
             job.future.set_result(outcome)
-
-    # a closed event loop raises RuntimeError: nobody is waiting for this answer any more
-    with contextlib.suppress(RuntimeError):
-        job.future.get_loop().call_soon_threadsafe(settle)

@@ -204,6 +204,41 @@ def test_closing_decides_what_is_queued_then_refuses(moderation: Moderation) -> 
         asyncio.run(coalescer.score([upload("late")], all_or_none=False))
 
 
+def test_a_request_that_stops_waiting_is_still_decided_and_the_rest_answered(
+    moderation: Moderation, parts: wiring.Parts
+) -> None:
+    """A handler cancelled mid-wait (its client gone) cancels its wait, not its decision: the
+    thread logs it and answers the others of the same round."""
+    decide = GatedDecide(moderation)
+    coalescer = ScoringCoalescer(decide.assess, decide.record, max_videos=16, max_chars=200_000)
+    coalescer.start()
+
+    async def one_gives_up() -> list[list[Scored] | BaseException]:
+        tasks = [asyncio.create_task(coalescer.score([upload("first")], all_or_none=False))]
+        await asyncio.to_thread(decide.entered.wait, 30)
+        for video_id in ("gone", "stays"):
+            tasks.append(
+                asyncio.create_task(coalescer.score([upload(video_id)], all_or_none=False))
+            )
+            await asyncio.sleep(0)
+        tasks[1].cancel()
+        decide.gate.set()
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+    try:
+        first, gone, stays = asyncio.run(one_gives_up())
+    finally:
+        coalescer.close()
+    assert isinstance(gone, asyncio.CancelledError)
+    assert isinstance(first, list)
+    assert isinstance(stays, list)
+    assert stays[0].decision.video_id == "stays"
+    assert decide.calls == [["first"], ["gone", "stays"]]
+    logged = parts.decision_log.current("gone")
+    assert logged is not None
+    assert logged.revision == 1
+
+
 class FailingWrite(GatedDecide):
     """The write step raises what a writer-lock timeout raises, every time."""
 
