@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -13,6 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from classifier import Video
+from service.database import json_text
 from service.decision_log import DecisionLog
 from service.domain import Action, EventType, Status, Upload, Visibility
 from service.errors import ConflictError, NotFoundError
@@ -259,9 +261,17 @@ def test_sqlite_stores_sqlalchemys_own_datetime_text(moment: dt.datetime) -> Non
     dialect = sa.create_engine("sqlite://").dialect
     ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
     theirs = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
-    assert ours is not None and theirs is not None
+    assert ours is not None
+    assert theirs is not None
     expected = theirs(moment.astimezone(dt.UTC).replace(tzinfo=None))
     assert ours(moment) == expected
     assert ours(None) is None
     with pytest.raises(ValueError, match="naive"):
         ours(moment.replace(tzinfo=None))
+
+
+def test_json_columns_take_what_json_took() -> None:
+    """orjson writes the JSON columns; what it refuses, json.dumps writes as it did before."""
+    assert json.loads(json_text({"spam": 0.25, 2: [1, None]})) == {"spam": 0.25, "2": [1, None]}
+    assert json_text({"note": "\ud800"}) == json.dumps({"note": "\ud800"})  # a lone surrogate
+    assert json.loads(json_text(2**70)) == 2**70
