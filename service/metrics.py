@@ -89,7 +89,7 @@ Metric = TypeVar("Metric", Counter, Histogram)
 class _Series(Generic[Metric]):
     """A labelled metric's series, each looked up once: prometheus_client's labels() checks
     and locks on every call, and the scoring path calls it for every request and for every
-    label's score of every video (about 20 us a video, more than the policy's decision)."""
+    label's score of every video (with seven labels, about 6 of count_decision's 17 us)."""
 
     def __init__(self, metric: Metric) -> None:
         self._metric: Metric = metric
