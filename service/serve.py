@@ -110,7 +110,13 @@ def serve(settings: Settings) -> None:
             # spot, before the blocks above stop the RQ worker and the embedded Redis: both
             # outlived every `kill` of a one-worker server. As SystemExit, they run.
             signal.signal(signal.SIGTERM, _exit_on_signal)
-            uvicorn.run(create_app(ready), host=ready.host, port=ready.port, access_log=False)
+            uvicorn.run(
+                create_app(ready),
+                host=ready.host,
+                port=ready.port,
+                log_config=None,  # its lines in the JSON of logs.configure, as every worker's
+                access_log=False,
+            )
         else:
             run_workers(ready.host, ready.port, ready.workers, _log_level_name())
 
@@ -189,6 +195,7 @@ def demo(settings: Settings) -> None:
             host=ready.host,
             port=ready.port,
             log_level="warning",
+            log_config=None,
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)

@@ -38,6 +38,7 @@ def _worker(host: str, port: int, log_level: str) -> None:
         "service.app:create_app",
         factory=True,
         log_level=log_level,
+        log_config=None,  # uvicorn's lines go to the JSON handler above, not its own format
         access_log=False,  # latency is on /metrics; a line per request costs throughput
         backlog=2048,
     )
