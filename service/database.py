@@ -51,7 +51,8 @@ def create_engine(url: str) -> sa.Engine:
 
 def json_text(value: object) -> str:
     """A JSON column's text. orjson: a scored video writes four JSON values (scores,
-    thresholds, evidence, an event's data), which json.dumps made about ten times slower.
+    thresholds, evidence, an event's data), which json.dumps made about five times slower
+    (bench/scoring_parts.py).
     What orjson refuses (a lone surrogate, an integer past 64 bits) json still writes, as
     it did before."""
     try:

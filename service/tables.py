@@ -45,8 +45,9 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
             return super().bind_processor(dialect)
 
         # SQLite: the very text SQLAlchemy's DATETIME stores ("2026-12-03 13:27:51.128559"),
-        # made in one step. Its own formatting, after the conversion above, cost more than
-        # SQLite's insert on the scoring path, which binds five datetimes a video.
+        # made in one step: the conversion above and then its formatting (a dict, a
+        # %-format) took about half as long again, five times a scored video
+        # (bench/scoring_parts.py).
         def process(value: dt.datetime | None) -> str | None:
             if value is None:
                 return None
