@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from classifier import Evidence
 from service import rollups
@@ -44,15 +43,7 @@ _SELECT_VIDEOS = (
     .where(videos.c.video_id.in_(sa.bindparam("video_ids", expanding=True)))
     .order_by(videos.c.video_id)
 )
-# PostgreSQL: "= ANY" of one array parameter, one statement whatever the number of videos.
-# An expanding IN is a statement per number (up to 16 a scoring round), each bound and
-# dumped a parameter at a time by SQLAlchemy and psycopg.
-_LOCK_VIDEOS = (
-    sa.select(videos)
-    .where(videos.c.video_id == sa.any_(sa.bindparam("video_ids", type_=ARRAY(sa.String))))
-    .order_by(videos.c.video_id)
-    .with_for_update()
-)
+_LOCK_VIDEOS = _SELECT_VIDEOS.with_for_update()
 
 
 def locked_video(connection: sa.Connection, video_id: str) -> Mapping[Any, Any] | None:
