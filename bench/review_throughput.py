@@ -215,7 +215,12 @@ def main() -> None:
             with sa.create_engine(url).begin() as connection:
                 connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
             url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-        result = http_run(args.items, args.moderators, url)
+        try:
+            result = http_run(args.items, args.moderators, url)
+        finally:
+            if url:
+                with sa.create_engine(args.postgres).begin() as connection:
+                    connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         if result["errors"] or result["pairs"] != args.items or result["queued"] != args.items:
             sys.exit(f"{name}: not every item was decided once: {result}")
         print(

@@ -172,6 +172,12 @@ def new_schema(url: str, schema: str) -> str:
     )
 
 
+def drop_schema(url: str, schema: str) -> None:
+    """Drop what new_schema made, once its server has stopped (a run leaves nothing behind)."""
+    with sa.create_engine(url).begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
 def uploader_key(env: dict[str, str], name: str) -> str:
     """A new uploader key, made by `mizan keys create` against the server's database."""
     return subprocess.run(
@@ -490,6 +496,8 @@ def main() -> None:
             subprocess.run([*CLI, "models", "shadow", SHADOW], env=env, check=True)
         key = uploader_key(env, "bench")
         with contextlib.ExitStack() as stack:
+            if url:  # callbacks run last in, first out: after the server below has stopped
+                stack.callback(drop_schema, url, schema)
             server = stack.enter_context(process([*CLI, "serve"], env, server_cpus))
             backends = None
             if url:

@@ -49,6 +49,7 @@ from bench import cpus, pg_backends
 from bench.service_throughput import (
     CASES,
     CLI,
+    drop_schema,
     free_port,
     new_schema,
     open_loop_at,
@@ -104,6 +105,8 @@ def measure(
     # that earlier runs' lines still summarise
     result: dict[str, object] = {"setting": args.setting, "interval_ms": value}
     with contextlib.ExitStack() as stack:
+        if args.postgres:  # dropped last, once the server below has stopped
+            stack.callback(drop_schema, args.postgres, schema)
         server = stack.enter_context(process([*CLI, "serve"], env, server_cpus))
         if args.postgres:  # its backends on the client's CPUs, as in service_throughput
             backends = stack.enter_context(pg_backends.Backends(args.postgres, schema))
