@@ -32,7 +32,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.service_throughput import free_port, process, wait_ready
+from bench.service_throughput import drop_schema, free_port, new_schema, process, wait_ready
 from service import wiring
 from service.model_registry import fixed_lineup
 from service.models import load_active
@@ -208,19 +208,12 @@ def main() -> None:
     if args.postgres:
         databases["PostgreSQL"] = args.postgres
     for name, url in databases.items() if not args.enqueue_only else []:
-        if url:
-            import sqlalchemy as sa
-
-            schema = f"bench_review_{int(time.time())}"
-            with sa.create_engine(url).begin() as connection:
-                connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-            url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+        schema = f"bench_review_{int(time.time())}"
         try:
-            result = http_run(args.items, args.moderators, url)
+            result = http_run(args.items, args.moderators, new_schema(url, schema) if url else None)
         finally:
             if url:
-                with sa.create_engine(args.postgres).begin() as connection:
-                    connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                drop_schema(url, schema)
         if result["errors"] or result["pairs"] != args.items or result["queued"] != args.items:
             sys.exit(f"{name}: not every item was decided once: {result}")
         print(

@@ -27,7 +27,6 @@ import httpx
 import uvicorn
 from pydantic import SecretStr
 
-from service import logs
 from service.app import create_app
 from service.database import create_engine, migrate
 from service.domain import Role
@@ -118,13 +117,10 @@ def serve(settings: Settings) -> None:
                 access_log=False,
             )
         else:
-            run_workers(ready.host, ready.port, ready.workers, _log_level_name())
-
-
-def _log_level_name() -> str:
-    """The level this process logs at (mizan -q: warning), for the workers to log at too."""
-    level = logging.getLogger().getEffectiveLevel()
-    return next((name for name, value in logs.LEVELS.items() if value >= level), "warning")
+            # the workers log at this process's level (mizan -q: warning)
+            run_workers(
+                ready.host, ready.port, ready.workers, logging.getLogger().getEffectiveLevel()
+            )
 
 
 def _exit_on_signal(_signum: int, _frame: FrameType | None) -> None:

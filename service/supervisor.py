@@ -26,10 +26,10 @@ log = logging.getLogger(__name__)
 RESTART_PAUSE_S = 0.5
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
+def _worker(host: str, port: int, log_level: int) -> None:
     # A spawned interpreter starts with logging unconfigured: without this, the app's lines
     # below WARNING were dropped and the rest printed bare, without their fields.
-    logs.configure(logs.LEVELS[log_level])
+    logs.configure(log_level)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -45,8 +45,8 @@ def _worker(host: str, port: int, log_level: str) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def run_workers(host: str, port: int, workers: int, log_level: str = "info") -> None:
-    """``log_level``: a name of logs.LEVELS, for the workers' own lines and uvicorn's."""
+def run_workers(host: str, port: int, workers: int, log_level: int = logging.INFO) -> None:
+    """``log_level``: for the workers' own lines and uvicorn's."""
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited state
     processes: dict[int, multiprocessing.process.BaseProcess] = {}
     stopping = False
