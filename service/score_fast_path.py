@@ -8,6 +8,11 @@ body, a valid uploader key, a video within the limits. It then does what the rou
 the same functions (`require`'s checks, `VideoIn`, `check_videos`, the coalescer,
 `to_decision_out`) and answers with the same bytes.
 
+It is the outermost of the app's own middleware, so a request it answers skips the others
+too: it applies BodyLimit's limit itself (a body past it is handed on, for BodyLimit to
+answer) and observes the request's latency as RequestMetrics would (for the requests it
+hands on, RequestMetrics does).
+
 Anything else (a content type other than exactly application/json, a missing header or a
 key without the uploader role, a body that does not parse or validate, a limit exceeded, a
 body cut short) is handed to the FastAPI route unchanged, body included, so those answers
@@ -21,11 +26,12 @@ from __future__ import annotations
 
 import inspect
 import json
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,14 +51,23 @@ from service.settings import Settings
 
 JSON = b"application/json"
 Handler = Callable[[Request, Exception], Any]  # async, or a plain function (Starlette allows both)
-Tail = HTTPException | Message | None  # how reading a body ended early, if it did
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    """A request body as far as it was read."""
+
+    data: bytes
+    complete: bool  # the client said it ended (and it is within the limit: it was read whole)
+    interruption: Message | None  # what came instead of the rest: the client's disconnect
 
 
 class ScoreFastPath:
     """Answers a well-formed, authorised POST /v1/videos/score; hands anything else on."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, limit_bytes: int) -> None:
         self.app = app
+        self.limit_bytes = limit_bytes  # BodyLimit's for this path
         # the route's object in the scope, as routing leaves it: the latency metric's label
         self._route = next(
             r for r in videos.router.routes if getattr(r, "endpoint", None) is videos.score
@@ -63,47 +78,72 @@ class ScoreFastPath:
         if scope["type"] != "http" or scope["path"] != self._path or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        body, tail = await _read_body(receive)
-        checked = None if tail is not None else _usual_video(scope, body)
+        started = time.perf_counter()
+        token = _usual_headers(scope["headers"], self.limit_bytes)
+        if token is None:
+            metrics.count_score_fast_path(answered=False)
+            await self.app(scope, receive, send)  # nothing read: the route reads it all
+            return
+        body = await _read_body(receive, self.limit_bytes)
+        checked = _usual_video(scope, body.data, token) if body.complete else None
         metrics.count_score_fast_path(answered=checked is not None)
         if checked is None:
-            await self.app(scope, _replay(body, tail, receive), send)
+            await self.app(scope, _replay(body, receive), send)
             return
         scope["route"] = self._route  # before anything can fail, as routing would have set it
+        status = 500  # unless an answer goes out: raised on, ServerErrorMiddleware's 500
+        try:
+            status = await self._answer(scope, receive, send, checked)
+        finally:
+            metrics.observe_request("POST", self._path, status, time.perf_counter() - started)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, checked: VideoIn | Exception
+    ) -> int:
+        """Score the video and send the answer; the status sent."""
         if isinstance(checked, Exception):
-            await _answer_error(scope, receive, send, checked)
-            return
+            return await _answer_error(scope, receive, send, checked)
         coalescer: ScoringCoalescer = scope["app"].state.coalescer
         try:
             (result,) = await coalescer.score([to_upload(checked)], all_or_none=False)
             content = to_decision_out(result.decision).model_dump_json()
         except Exception as exc:
-            await _answer_error(scope, receive, send, exc)
-            return
+            return await _answer_error(scope, receive, send, exc)
         response = Response(content, media_type="application/json")
         if not result.is_new:
             response.headers[REPLAYED] = "true"  # after the others, where the route puts it
         await response(scope, receive, send)
+        return response.status_code
 
 
-def _usual_video(scope: Scope, body: bytes) -> VideoIn | Exception | None:
+def _usual_headers(headers: list[tuple[bytes, bytes]], limit_bytes: int) -> str | None:
+    """The bearer token, if the headers are those of a usual request: exactly JSON, a
+    well-formed Authorization, no declared length past the limit (BodyLimit's 413)."""
+    content_type = authorization = None
+    declared = None
+    for name, value in headers:  # the first of a repeated header, as Starlette reads
+        if name == b"content-type" and content_type is None:
+            content_type = value
+        elif name == b"authorization" and authorization is None:
+            authorization = value
+        elif name == b"content-length":
+            declared = value  # the last, as BodyLimit reads it (a dict of the headers)
+    if content_type != JSON:
+        return None
+    if declared is not None and declared.isdigit() and int(declared) > limit_bytes:
+        return None
+    try:
+        return bearer_token((authorization or b"").decode("latin-1"))  # as Starlette decodes
+    except AuthenticationError:
+        return None
+
+
+def _usual_video(scope: Scope, body: bytes, token: str) -> VideoIn | Exception | None:
     """The video, if the route would accept the request; the error the route would answer if
     the key does not authenticate; None for anything else, which the route answers itself.
 
     In the route's order: the body parsed as JSON first (FastAPI answers a body that does not
     parse before it looks at the key), then the key, then the video's validation."""
-    content_type = authorization = None
-    for name, value in scope["headers"]:  # the first of a repeated header, as Starlette reads
-        if name == b"content-type" and content_type is None:
-            content_type = value
-        elif name == b"authorization" and authorization is None:
-            authorization = value
-    if content_type != JSON:
-        return None
-    try:
-        token = bearer_token((authorization or b"").decode("latin-1"))  # as Starlette decodes
-    except AuthenticationError:
-        return None
     try:
         parsed = json.loads(body)  # as FastAPI reads a body: json.loads, then validation
     except Exception:
@@ -125,46 +165,49 @@ def _usual_video(scope: Scope, body: bytes) -> VideoIn | Exception | None:
     return video
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, Tail]:
-    """The body as far as it came, and what ended it early: None if it is whole, BodyLimit's
-    413 past the limit, or the client's disconnect message."""
+async def _read_body(receive: Receive, limit_bytes: int) -> _Body:
+    """The body, read until it ends, the client goes, or it is past the limit."""
     chunks: list[bytes] = []
-    try:
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return b"".join(chunks), message
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                return b"".join(chunks), None
-    except HTTPException as exc:
-        return b"".join(chunks), exc
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return _Body(b"".join(chunks), complete=False, interruption=message)
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        received += len(chunk)
+        more = message.get("more_body", False)
+        if received > limit_bytes or not more:
+            return _Body(
+                b"".join(chunks), complete=received <= limit_bytes and not more, interruption=None
+            )
 
 
-def _replay(body: bytes, tail: Tail, receive: Receive) -> Receive:
-    """A receive that gives the route the body already read, then how it ended (so the route
-    meets the same 413 or disconnect), then whatever the client sends next."""
-    sent = replayed_tail = False
+def _replay(body: _Body, receive: Receive) -> Receive:
+    """A receive that gives the route the body as it was read, then what interrupted it (so
+    the route meets the same disconnect), then whatever the client sends next (the rest of
+    a body past the limit: BodyLimit counts it as it comes)."""
+    sent = replayed_interruption = False
 
     async def replayed() -> Message:
-        nonlocal sent, replayed_tail
+        nonlocal sent, replayed_interruption
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": tail is not None}
-        if tail is not None and not replayed_tail:
-            replayed_tail = True
-            if isinstance(tail, HTTPException):
-                raise tail
-            return tail
+            more = body.interruption is not None or not body.complete
+            return {"type": "http.request", "body": body.data, "more_body": more}
+        if body.interruption is not None and not replayed_interruption:
+            replayed_interruption = True
+            return body.interruption
         return await receive()
 
     return replayed
 
 
-async def _answer_error(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
-    """Answer ``exc`` as it would be answered raised in the route: by the handler Starlette's
-    ExceptionMiddleware would pick; one it has none for is raised on, to ServerErrorMiddleware
-    (a 500, then raised again for the server's log), as a route's unexpected error is."""
+async def _answer_error(scope: Scope, receive: Receive, send: Send, exc: Exception) -> int:
+    """Answer ``exc`` as it would be answered raised in the route (the status sent): by the
+    handler Starlette's ExceptionMiddleware would pick; one it has none for is raised on, to
+    ServerErrorMiddleware (a 500, then raised again for the server's log), as a route's
+    unexpected error is."""
     handler = _handler_for(scope["app"].exception_handlers, exc)
     if handler is None:
         raise exc
@@ -174,6 +217,7 @@ async def _answer_error(scope: Scope, receive: Receive, send: Send, exc: Excepti
     else:  # a plain function runs off the event loop, as Starlette runs it
         response = await run_in_threadpool(handler, request, exc)
     await response(scope, receive, send)
+    return response.status_code
 
 
 def _handler_for(handlers: Mapping[Any, Handler], exc: Exception) -> Handler | None:

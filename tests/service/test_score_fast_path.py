@@ -34,6 +34,17 @@ def fast_path_count(client: TestClient, outcome: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+def requests_seen(client: TestClient, status: int) -> float:
+    """POST /v1/videos/score requests with this status in the latency histogram."""
+    text = client.get("/metrics").text
+    series = (
+        "mizan_http_request_duration_seconds_count"
+        rf'\{{method="POST",route="{SCORE}",status="{status}"\}}'
+    )
+    found = re.search(rf"^{series} (\S+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
 def post(client: TestClient, body: bytes, headers: Headers) -> httpx.Response:
     return client.post(SCORE, content=body, headers=headers)
 
@@ -69,6 +80,31 @@ def test_a_replay_is_the_same_bytes_from_the_fast_path_and_from_the_route(
     assert from_fast_path.headers.multi_items() == from_route.headers.multi_items()
     assert fast_path_count(client, "answered") == answered + 2
     assert fast_path_count(client, "handed_on") == handed_on + 1
+
+
+def test_each_request_is_timed_once_with_its_status_on_either_path(
+    client: TestClient, uploader: dict[str, str]
+) -> None:
+    """The fast path sits outside RequestMetrics: it times what it answers itself, and what it
+    hands on is timed by RequestMetrics, never both."""
+    seen = {status: requests_seen(client, status) for status in (200, 409, 422)}
+    answered = fast_path_count(client, "answered")
+    assert post(client, body_of(video("timed", **SPAM)), pairs(uploader) + JSON).status_code == 200
+    edit = body_of(video("timed", **{**SPAM, "title": "edited"}))
+    assert post(client, edit, pairs(uploader) + JSON).status_code == 409  # answered here too
+    handed_on = body_of(video("timed2", region="ZZ"))
+    assert post(client, handed_on, pairs(uploader) + JSON).status_code == 422
+
+    assert fast_path_count(client, "answered") == answered + 2
+    assert {status: requests_seen(client, status) - seen[status] for status in seen} == {
+        200: 1,
+        409: 1,
+        422: 1,
+    }
+
+
+def body_of(fields: dict[str, object]) -> bytes:
+    return httpx.Request("POST", "/", json=fields).content
 
 
 def _unusual_requests(client: TestClient, make_key: KeyMaker) -> dict[str, tuple[bytes, Headers]]:
