@@ -265,9 +265,13 @@ def test_sqlite_stores_sqlalchemys_own_datetime_text(moment: dt.datetime) -> Non
     assert theirs is not None
     expected = theirs(moment.astimezone(dt.UTC).replace(tzinfo=None))
     assert ours(moment) == expected
+    assert ours(moment) == expected  # again: the kept conversion
     assert ours(None) is None
     with pytest.raises(ValueError, match="naive"):
         ours(moment.replace(tzinfo=None))
+    later = moment + dt.timedelta(microseconds=1)  # another moment after it: not the kept text
+    assert ours(later) == theirs(later.astimezone(dt.UTC).replace(tzinfo=None))
+    assert ours(later) != expected
 
 
 def test_json_columns_take_what_json_took() -> None:
