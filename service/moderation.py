@@ -78,7 +78,7 @@ class Moderation:
         results = scorer.score_videos(contents)
         shadows = self._shadow_records(lineup.shadow, uploads, contents)
         return [
-            replace(self._record(upload, upload.canonical_content(), result, scorer), shadow=shadow)
+            self._record(upload, upload.canonical_content(), result, scorer, shadow)
             for upload, result, shadow in zip(uploads, results, shadows, strict=True)
         ]
 
@@ -151,7 +151,12 @@ class Moderation:
             return [None] * len(uploads)
 
     def _record(
-        self, upload: Upload, content: str, result: VideoScores, scorer: OnnxScorer
+        self,
+        upload: Upload,
+        content: str,
+        result: VideoScores,
+        scorer: OnnxScorer,
+        shadow: ShadowRecord | None,
     ) -> ScoringRecord:
         if upload.language is None:
             video = upload.content
@@ -182,6 +187,7 @@ class Moderation:
             thresholds=choice.thresholds,
             model_version=scorer.version,
             policy_version=self._policy.version,
+            shadow=shadow,
         )
 
     def record_views(self, video_id: str, views: int, actor: str) -> VideoState:
