@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from classifier import Evidence, OnnxScorer, Video, VideoScores, detect_language
 from service.decision_log import DecisionLog
@@ -164,9 +164,8 @@ class Moderation:
             spoken = (
                 transcript if isinstance(transcript, str) else " ".join(s.text for s in transcript)
             )
-            upload = replace(
-                upload,
-                language=detect_language(" ".join((video.title, video.description, spoken))),
+            upload = upload.with_language(
+                detect_language(" ".join((video.title, video.description, spoken)))
             )
         choice = decide(
             result.scores,

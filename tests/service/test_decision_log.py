@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 import sqlalchemy as sa
@@ -279,3 +279,21 @@ def test_json_columns_take_what_json_took() -> None:
     assert json.loads(json_text({"spam": 0.25, 2: [1, None]})) == {"spam": 0.25, "2": [1, None]}
     assert json_text({"note": "\ud800"}) == json.dumps({"note": "\ud800"})  # a lone surrogate
     assert json.loads(json_text(2**70)) == 2**70
+
+
+def test_an_upload_with_its_language_keeps_every_other_field() -> None:
+    """Upload.with_language builds the copy field by field (dataclasses.replace is slow on
+    the scoring path): a field added to Upload must be added there too, which this notices."""
+    upload = Upload(
+        "v1", "c1", "PK", None, dt.datetime(2023, 3, 1, tzinfo=dt.UTC), Video("t"), 12.5
+    )
+    assert [f.name for f in fields(Upload)] == [
+        "video_id",
+        "creator_id",
+        "region",
+        "language",
+        "uploaded_at",
+        "content",
+        "duration_s",
+    ], "a new field: copy it in Upload.with_language, then list it here"
+    assert upload.with_language("ur") == replace(upload, language="ur")
