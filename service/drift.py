@@ -41,9 +41,17 @@ def defer(
     scores: Mapping[str, float],
 ) -> None:
     """Count one scored video, written at the end of the current write transaction."""
-    pending: _Pending = connection.info.setdefault(PENDING, _Pending({}, Counter()))
+    # get, then make what is missing: setdefault would build a Counter per call and label
+    # (five a video) only to throw it away
+    pending: _Pending | None = connection.info.get(PENDING)
+    if pending is None:
+        pending = connection.info[PENDING] = _Pending({}, Counter())
     for label, score in scores.items():
-        pending.scores.setdefault((day, model_version, label), Counter())[bucket(score)] += 1
+        key = (day, model_version, label)
+        counts = pending.scores.get(key)
+        if counts is None:
+            counts = pending.scores[key] = Counter()
+        counts[bucket(score)] += 1
     pending.actions[(day, model_version, action)] += 1
     before_commit(connection, _flush)
 
