@@ -101,5 +101,6 @@ def thresholds_for_length(
 ) -> Thresholds:
     """The row of a label's length table for a video of ``texts`` scored texts (the largest
     k <= texts; beyond the table, its last row)."""
-    usable = [int(k) for k in table if int(k) <= max(texts, 1)]
+    most = max(texts, 1)
+    usable = [k for k in map(int, table) if k <= most]  # (each key parsed once: scoring path)
     return table[str(max(usable))] if usable else fallback
