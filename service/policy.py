@@ -163,8 +163,42 @@ def decide(
     length_aware: bool = True,
 ) -> PolicyDecision:
     """Pure: the same scores, policy, card and region always give the same decision."""
-    used: dict[str, dict[str, float | None]] = {}
+    rules, used = _rules(policy, card, region, texts, length_aware)
     best: dict[Action, tuple[float, str]] = {}
+    for label, t in rules:
+        score = scores[label]
+        for action, threshold in ((Action.REMOVE, t.remove), (Action.REVIEW, t.review)):
+            if threshold is not None and score >= threshold:
+                margin = score - threshold
+                if action not in best or margin > best[action][0]:
+                    best[action] = (margin, label)
+                break
+    thresholds = {label: dict(pair) for label, pair in used.items()}  # this decision's own
+    for action in (Action.REMOVE, Action.REVIEW):
+        if action in best:
+            return PolicyDecision(action, best[action][1], thresholds)
+    return PolicyDecision(Action.ALLOW, None, thresholds)
+
+
+_Rules = tuple[tuple[str, Thresholds], ...]  # each label's thresholds as applied
+_Used = dict[str, dict[str, float | None]]  # and as a decision records them
+# The rules for a (policy, card, region, texts) are the same for every video that shares them,
+# so each is worked out once: per video they cost about 2% of a title's instructions
+# (bench/app_cost.py). Keyed by identity; the entry holds the policy and card themselves, so
+# an id cannot be reused while its entry lives. Emptied when full (a bound, not an LRU).
+_RULES: dict[tuple[int, int, str, int, bool], tuple[Policy, ModelCard, _Rules, _Used]] = {}
+_RULES_KEPT = 10_000
+
+
+def _rules(
+    policy: Policy, card: ModelCard, region: str, texts: int, length_aware: bool
+) -> tuple[_Rules, _Used]:
+    key = (id(policy), id(card), region, texts, length_aware)
+    cached = _RULES.get(key)
+    if cached is not None and cached[0] is policy and cached[1] is card:
+        return cached[2], cached[3]
+    rules: list[tuple[str, Thresholds]] = []
+    used: _Used = {}
     for label in card.labels:
         t = thresholds_for(policy, card, label, region, texts, length_aware)
         allows_removal = policy.labels[label].auto_remove
@@ -174,14 +208,8 @@ def decide(
             review_at = t.remove if t.review is None else min(t.review, t.remove)
             used[label]["review"] = review_at
             t = Thresholds(remove=None, review=review_at)
-        score = scores[label]
-        for action, threshold in ((Action.REMOVE, t.remove), (Action.REVIEW, t.review)):
-            if threshold is not None and score >= threshold:
-                margin = score - threshold
-                if action not in best or margin > best[action][0]:
-                    best[action] = (margin, label)
-                break
-    for action in (Action.REMOVE, Action.REVIEW):
-        if action in best:
-            return PolicyDecision(action, best[action][1], used)
-    return PolicyDecision(Action.ALLOW, None, used)
+        rules.append((label, t))
+    if len(_RULES) >= _RULES_KEPT:
+        _RULES.clear()
+    _RULES[key] = (policy, card, tuple(rules), used)
+    return tuple(rules), used

@@ -88,6 +88,20 @@ def test_decision_records_the_thresholds_it_used() -> None:
     }
 
 
+def test_thresholds_worked_out_once_still_follow_the_policy_and_belong_to_each_decision() -> None:
+    """decide() keeps the rules of a (policy, card, region, texts): another policy gets its
+    own, and a decision's recorded thresholds are its own copy."""
+    first = decide(scores(), 4, "PK", POLICY, CARD)
+    first.thresholds["harassment"]["remove"] = 0.0  # type: ignore[index]  # a caller's change
+    assert decide(scores(), 4, "PK", POLICY, CARD).thresholds["harassment"]["remove"] == 0.90
+    stricter = Policy(
+        version="stricter",
+        labels={**POLICY.labels, "harassment": LabelPolicy("Harassment", auto_remove=False)},
+        regions=POLICY.regions,
+    )
+    assert decide(scores(), 4, "PK", stricter, CARD).thresholds["harassment"]["remove"] is None
+
+
 def test_the_shipped_policy_file_loads_and_covers_the_model() -> None:
     policy = Policy.load(PROJECT_ROOT / "policy" / "2023-04-21.toml")
     assert policy.version == "2023-04-21"
