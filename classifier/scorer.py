@@ -137,13 +137,10 @@ class OnnxScorer:
         if not units:  # nothing to read: nothing to flag
             return VideoScores(dict.fromkeys(self.labels, 0.0), {}, 0)
         best = block.argmax(axis=0)
-        # Python ints and floats for all labels at once (not a numpy scalar per label)
-        top = block[best, np.arange(len(self.labels))].tolist()
-        rows = best.tolist()
         scores, evidence = {}, {}
         for column, label in enumerate(self.labels):
-            unit = units[rows[column]]
-            score = top[column]
+            unit = units[int(best[column])]
+            score = float(block[best[column], column])
             scores[label] = score
             evidence[label] = Evidence(
                 label=label,
