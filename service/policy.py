@@ -183,9 +183,10 @@ def decide(
 _Rules = tuple[tuple[str, Thresholds], ...]  # each label's thresholds as applied
 _Used = dict[str, dict[str, float | None]]  # and as a decision records them
 # The rules for a (policy, card, region, texts) are the same for every video that shares them,
-# so each is worked out once: per video they cost about 2% of a title's instructions
-# (bench/app_cost.py). Keyed by identity; the entry holds the policy and card themselves, so
-# an id cannot be reused while its entry lives. Emptied when full (a bound, not an LRU).
+# so each is worked out once: per video they cost about 100,000 instructions, 5% of a title
+# request's (bench/app_cost.py --instructions). Keyed by identity; the entry holds the policy
+# and card themselves, so an id cannot be reused while its entry lives. Emptied when full (a
+# bound, not an LRU).
 _RULES: dict[tuple[int, int, str, int, bool], tuple[Policy, ModelCard, _Rules, _Used]] = {}
 _RULES_KEPT = 10_000
 
