@@ -58,7 +58,7 @@ class _Body:
     """A request body as far as it was read."""
 
     data: bytes
-    complete: bool  # the client said it ended (and it is within the limit: it was read whole)
+    ended: bool  # the client said it ended (more_body false), within the limit or past it
     interruption: Message | None  # what came instead of the rest: the client's disconnect
 
 
@@ -85,7 +85,8 @@ class ScoreFastPath:
             await self.app(scope, receive, send)  # nothing read: the route reads it all
             return
         body = await _read_body(receive, self.limit_bytes)
-        checked = _usual_video(scope, body.data, token) if body.complete else None
+        whole = body.ended and len(body.data) <= self.limit_bytes
+        checked = _usual_video(scope, body.data, token) if whole else None
         metrics.count_score_fast_path(answered=checked is not None)
         if checked is None:
             await self.app(scope, _replay(body, receive), send)
@@ -172,15 +173,13 @@ async def _read_body(receive: Receive, limit_bytes: int) -> _Body:
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return _Body(b"".join(chunks), complete=False, interruption=message)
+            return _Body(b"".join(chunks), ended=False, interruption=message)
         chunk = message.get("body", b"")
         chunks.append(chunk)
         received += len(chunk)
         more = message.get("more_body", False)
         if received > limit_bytes or not more:
-            return _Body(
-                b"".join(chunks), complete=received <= limit_bytes and not more, interruption=None
-            )
+            return _Body(b"".join(chunks), ended=not more, interruption=None)
 
 
 def _replay(body: _Body, receive: Receive) -> Receive:
@@ -193,8 +192,7 @@ def _replay(body: _Body, receive: Receive) -> Receive:
         nonlocal sent, replayed_interruption
         if not sent:
             sent = True
-            more = body.interruption is not None or not body.complete
-            return {"type": "http.request", "body": body.data, "more_body": more}
+            return {"type": "http.request", "body": body.data, "more_body": not body.ended}
         if body.interruption is not None and not replayed_interruption:
             replayed_interruption = True
             return body.interruption

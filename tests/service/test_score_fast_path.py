@@ -271,6 +271,17 @@ def test_a_body_past_the_limit_after_some_of_it_was_read_gets_the_routes_413(
     assert status == 413
 
 
+def test_a_whole_body_past_the_limit_in_one_message_gets_the_routes_413(
+    client: TestClient, route_only: TestClient, settings: Settings, uploader: dict[str, str]
+) -> None:
+    """No Content-Length, and the body whole in one message but over the limit: handed on as
+    a body that has ended, and BodyLimit answers it."""
+    body = b'{"video_id": "big", "title": "' + b"a" * settings.max_body_bytes + b'"}'
+    messages: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+    status, _ = handed_to_the_route(client, route_only, messages, pairs(uploader) + JSON)
+    assert status == 413
+
+
 def test_a_client_gone_before_its_body_ended_is_not_scored(
     client: TestClient, route_only: TestClient, uploader: dict[str, str]
 ) -> None:
