@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from classifier import Evidence
 from service import rollups
+from service.bulk_insert import insert_rows
 from service.domain import (
     Action,
     Appeal,
@@ -37,7 +38,6 @@ from service.errors import NotFoundError
 from service.tables import decisions, events, videos
 
 # Statements built once: compiling .values(...) anew for every write cost more than the write.
-INSERT_EVENT = events.insert()
 _SELECT_VIDEOS = (
     sa.select(videos)
     .where(videos.c.video_id.in_(sa.bindparam("video_ids", expanding=True)))
@@ -83,7 +83,7 @@ def video_columns(connection: sa.Connection, video_id: str) -> Mapping[Any, Any]
 
 def append_events(connection: sa.Connection, rows: list[dict[str, object]]) -> None:
     """Append events; what they count goes to the report's rollups before the commit."""
-    connection.execute(INSERT_EVENT, rows)
+    insert_rows(connection, events, rows)
     rollups.defer(connection, rows)
 
 

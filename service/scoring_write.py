@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from classifier import Evidence
 from service import drift
 from service.audit_log import AUDIT_PRIORITY, AUDITED, open_audit, sampled_event
+from service.bulk_insert import insert_rows
 from service.creators import Enforcement
 from service.domain import (
     OUTCOME,
@@ -352,25 +353,21 @@ class ScoringRows:
 
     def write(self, connection: sa.Connection) -> None:
         """One statement per table that has rows; events last (their rollups follow them)."""
-        for statement, rows in (
-            (_INSERT_DECISION, self.decisions),
-            (_INSERT_SHADOW, self.shadows),
-            (_INSERT_CONTENT, self.contents),
-            (_INSERT_VIDEO, self.new_videos),
-            (_UPDATE_VIDEO, self.changed_videos),
+        for table, rows in (
+            (decisions, self.decisions),
+            (shadow_scores, self.shadows),
+            (contents, self.contents),
+            (videos, self.new_videos),
         ):
-            if rows:
-                connection.execute(statement, rows)
+            insert_rows(connection, table, rows)
+        if self.changed_videos:
+            connection.execute(_UPDATE_VIDEO, self.changed_videos)
         if self.events:
             append_events(connection, self.events)
 
 
 _FOLLOW_UP = {Action.REMOVE: EventType.AUTO_REMOVED, Action.REVIEW: EventType.QUEUED_FOR_REVIEW}
 
-# Statements built once: compiling .values(...) anew for every write cost more than the write.
-_INSERT_DECISION = decisions.insert()
-_INSERT_VIDEO = videos.insert()
-_INSERT_CONTENT = contents.insert()
-_INSERT_SHADOW = shadow_scores.insert()
+# Built once: compiling .values(...) anew for every write cost more than the write.
 # every changed row carries its key as key_video_id (an UPDATE's SET and WHERE bind apart)
 _UPDATE_VIDEO = videos.update().where(videos.c.video_id == sa.bindparam("key_video_id"))

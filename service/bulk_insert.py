@@ -1,0 +1,68 @@
+"""INSERTs of a scoring round's rows without SQLAlchemy's per-row parameter work.
+
+`connection.execute(table.insert(), rows)` compiles the statement once (it is cached), but for
+every row builds its parameters afresh and looks up each column's conversion again: on a
+round of titles that was the largest Python cost of the log write (bench/app_cost.py). Here
+the statement's text and each column's bind processor (the same ones SQLAlchemy applies:
+UTCDateTime's text on SQLite, the JSON serializer, PostgreSQL's casts in the text) are
+worked out once per table, columns and dialect; each row's values are converted and the
+lot goes to the driver's executemany through `exec_driver_sql`, so the connection's events,
+transaction and error wrapping are those of any other statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    sql: str
+    names: tuple[str, ...]  # row keys in the order the driver takes them
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    positional: bool  # SQLite's qmark: tuples; psycopg's pyformat: dicts
+
+
+_PREPARED: dict[tuple[sa.Table, tuple[str, ...], sa.Dialect], _Prepared] = {}
+
+
+def insert_rows(
+    connection: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, object]]
+) -> None:
+    """INSERT ``rows`` (all with the same keys, as executemany needs) into ``table``."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    key = (table, columns, connection.dialect)
+    prepared = _PREPARED.get(key)
+    if prepared is None:
+        prepared = _PREPARED[key] = _prepare(table, columns, connection.dialect)
+    pairs = tuple(zip(prepared.names, prepared.processors, strict=True))
+    if prepared.positional:
+        positional = [
+            tuple(row[name] if convert is None else convert(row[name]) for name, convert in pairs)
+            for row in rows
+        ]
+        connection.exec_driver_sql(prepared.sql, positional)
+    else:
+        named = [
+            {name: row[name] if convert is None else convert(row[name]) for name, convert in pairs}
+            for row in rows
+        ]
+        connection.exec_driver_sql(prepared.sql, named)
+
+
+def _prepare(table: sa.Table, columns: tuple[str, ...], dialect: sa.Dialect) -> _Prepared:
+    compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
+    names = tuple(compiled.positiontup) if compiled.positional else columns  # type: ignore[arg-type]
+    if set(names) != set(columns) or compiled.escaped_bind_names:
+        # bind names other than the columns' own: leave such a table to SQLAlchemy
+        raise ValueError(f"{table.name}: bind names {names} are not its columns {columns}")
+    processors = tuple(
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    )
+    return _Prepared(compiled.string, names, processors, compiled.positional)

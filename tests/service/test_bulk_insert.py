@@ -1,0 +1,72 @@
+"""insert_rows stores exactly what SQLAlchemy's own executemany stores, on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from service.bulk_insert import insert_rows
+from service.tables import decisions, events
+
+KARACHI = dt.timezone(dt.timedelta(hours=5))
+WHEN = dt.datetime(2023, 3, 1, 17, 0, 0, 123456, tzinfo=KARACHI)
+
+
+def event(n: int, prefix: str) -> dict[str, object]:
+    return {
+        "event_id": f"{prefix}-e{n}",
+        "video_id": f"{prefix}-v{n}",
+        "revision": None if n % 2 else n,
+        "type": "scored",
+        "region": "PK",
+        "language": "ur-Latn",
+        "label": None if n % 2 else "spam",
+        "actor": "model:1.0.2",
+        "occurred_at": WHEN + dt.timedelta(seconds=n),
+        "data": {"note": "کراچی", "none": None, "list": [1, 2.5, True], "n": n},
+    }
+
+
+def decision(n: int, prefix: str) -> dict[str, object]:
+    return {
+        "decision_id": f"{prefix}-d{n}",
+        "video_id": f"{prefix}-v{n}",
+        "revision": 1,
+        "content_hash": "0" * 64,
+        "action": "allow",
+        "status": "active",
+        "visibility": "public",
+        "label": None,
+        "scores": {"spam": 0.1 * n, "hate_speech": 1e-9},
+        "evidence": [] if n % 2 else [{"label": "spam", "start_s": None, "score": 0.5}],
+        "thresholds": {"spam": {"remove": None, "review": 0.4}},
+        "model_version": "1.0.2",
+        "policy_version": "2023-04-21",
+        "decided_at": WHEN,  # the same moment for every row, as in a scoring round
+    }
+
+
+@pytest.mark.parametrize(("table", "make_row"), [(events, event), (decisions, decision)])
+def test_rows_are_stored_as_sqlalchemy_stores_them(
+    engine: sa.Engine, table: sa.Table, make_row: object
+) -> None:
+    assert callable(make_row)
+    theirs = [make_row(n, "theirs") for n in range(3)]
+    ours = [make_row(n, "ours") for n in range(3)]
+    with engine.begin() as connection:
+        connection.execute(table.insert(), theirs)
+        insert_rows(connection, table, ours)
+        insert_rows(connection, table, [])  # nothing to write: no statement
+    columns = [c.name for c in table.columns if c.name not in ("sequence",)]
+    with engine.connect() as connection:  # the driver's own values: no SQLAlchemy conversion
+        stored = connection.exec_driver_sql(
+            f"SELECT {', '.join(columns)} FROM {table.name} ORDER BY {columns[0]}"
+        ).all()
+    by_prefix: dict[str, list[tuple[object, ...]]] = {"ours": [], "theirs": []}
+    for row in stored:
+        prefix = str(row[0]).split("-")[0]
+        by_prefix[prefix].append(tuple(str(v).replace(prefix, "") for v in row))
+    assert len(by_prefix["ours"]) == 3
+    assert by_prefix["ours"] == by_prefix["theirs"]
