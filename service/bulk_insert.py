@@ -30,6 +30,8 @@ class _Prepared:
     positional: bool  # SQLite's qmark: tuples; psycopg's pyformat: dicts
 
 
+# by dialect object, not name: an engine's JSON serializer is its dialect's (one engine a
+# process in service; tests make one per test, a few entries each)
 _PREPARED: dict[tuple[sa.Table, tuple[str, ...], sa.Dialect], _Prepared] = {}
 
 
