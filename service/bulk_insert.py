@@ -25,8 +25,8 @@ import sqlalchemy as sa
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     sql: str
-    names: tuple[str, ...]  # row keys in the order the driver takes them
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    # each row key in the order the driver takes them, with its bind processor (or None)
+    columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]
     positional: bool  # SQLite's qmark: tuples; psycopg's pyformat: dicts
 
 
@@ -46,7 +46,7 @@ def insert_rows(
     prepared = _PREPARED.get(key)
     if prepared is None:
         prepared = _PREPARED[key] = _prepare(table, columns, connection.dialect)
-    pairs = tuple(zip(prepared.names, prepared.processors, strict=True))
+    pairs = prepared.columns
     if prepared.positional:
         positional = [
             tuple(row[name] if convert is None else convert(row[name]) for name, convert in pairs)
@@ -65,9 +65,9 @@ def _prepare(table: sa.Table, columns: tuple[str, ...], dialect: sa.Dialect) -> 
     compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
     names = tuple(compiled.positiontup) if compiled.positional else columns  # type: ignore[arg-type]
     if set(names) != set(columns) or compiled.escaped_bind_names:
-        # bind names other than the columns' own: leave such a table to SQLAlchemy
+        # bind names other than the columns' own: not for this path, write it with execute()
         raise ValueError(f"{table.name}: bind names {names} are not its columns {columns}")
     processors = tuple(
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names
     )
-    return _Prepared(compiled.string, names, processors, compiled.positional)
+    return _Prepared(compiled.string, processors, compiled.positional)

@@ -212,5 +212,6 @@ def _rules(
         rules.append((label, t))
     if len(_RULES) >= _RULES_KEPT:
         _RULES.clear()
-    _RULES[key] = (policy, card, tuple(rules), used)
-    return tuple(rules), used
+    made = tuple(rules)
+    _RULES[key] = (policy, card, made, used)
+    return made, used

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -50,9 +51,8 @@ def decision(n: int, prefix: str) -> dict[str, object]:
 
 @pytest.mark.parametrize(("table", "make_row"), [(events, event), (decisions, decision)])
 def test_rows_are_stored_as_sqlalchemy_stores_them(
-    engine: sa.Engine, table: sa.Table, make_row: object
+    engine: sa.Engine, table: sa.Table, make_row: Callable[[int, str], dict[str, object]]
 ) -> None:
-    assert callable(make_row)
     theirs = [make_row(n, "theirs") for n in range(3)]
     ours = [make_row(n, "ours") for n in range(3)]
     with engine.begin() as connection:
