@@ -8,10 +8,16 @@ loop's share and the scoring thread's together, as a worker pays them.
 End-to-end runs vary by 15-35% from one run to the next on this VM (BENCHMARKS.md), more than
 a change to the app's own work moves them; this leaves out the parts that vary most (the
 kernel's loopback, wrk beside the server) and the parts the app does not control (uvicorn's
-parsing and writes). To compare two versions, run this file with each checkout's venv:
+parsing and writes). Building each request (its JSON body and scope) is counted too, the
+same for every version. To compare two versions, run this file with each checkout's venv:
 
     .venv/bin/python bench/app_cost.py [--requests 6000] [--repeats 5] [--cpu 0]
     /other/checkout/.venv/bin/python bench/app_cost.py ...
+
+CPU time still moves with the VM; `--instructions` counts instructions instead, under
+valgrind's callgrind (needs valgrind), which repeat within about 1% whatever else runs:
+
+    .venv/bin/python bench/app_cost.py --instructions --requests 1000 --repeats 3 --warm-up 300
 """
 
 from __future__ import annotations
