@@ -1,9 +1,13 @@
-"""CPU a title scoring request costs inside the app, without the HTTP server and the network.
+"""CPU a scoring request costs inside the app, without the HTTP server and the network.
 
 The ASGI app is driven in-process by 32 concurrent callers (the closed loop of
 bench/service_throughput.py, without uvicorn), on the embedded defaults (a SQLite file, the
 committed model), and the process's CPU time is divided by the requests answered: the event
-loop's share and the scoring thread's together, as a worker pays them.
+loop's share and the scoring thread's together, as a worker pays them. Each request is a new
+video of one of service_throughput's cases (`--case`; a title-only video by default).
+`--scorer-alone` measures the scorer alone on the same video after the app, one video a model
+run as in service_throughput (the issue's baseline), in the same process: the app's cost
+against the model's with no HTTP and no other run between them.
 
 End-to-end runs vary by 15-35% from one run to the next on this VM (BENCHMARKS.md), more than
 a change to the app's own work moves them; this leaves out the parts that vary most (the
@@ -18,6 +22,8 @@ CPU time still moves with the VM; `--instructions` counts instructions instead, 
 valgrind's callgrind (needs valgrind), which repeat within about 1% whatever else runs:
 
     .venv/bin/python bench/app_cost.py --instructions --requests 1000 --repeats 3 --warm-up 300
+    .venv/bin/python bench/app_cost.py --instructions --case "1,500-word transcript" \
+        --requests 200 --repeats 3 --warm-up 60 --scorer-alone
 """
 
 from __future__ import annotations
@@ -38,12 +44,16 @@ from typing import Any
 
 import uvloop
 
+from classifier import Video
 from service import metrics
 from service.app import create_app
 from service.domain import Role
-from service.settings import Settings
+from service.models import load_active
+from service.settings import PROJECT_ROOT, Settings
 
-TITLE = "Chicken karahi in 20 minutes, Lahore style, with fresh tomatoes"  # service_throughput's
+sys.path.insert(0, str(PROJECT_ROOT))  # the sibling bench module, when run as a script
+from bench.service_throughput import CASES
+
 CALLERS = 32
 SCORE = "/v1/videos/score"
 
@@ -71,14 +81,14 @@ def scope_for(key: str, body: bytes) -> dict[str, Any]:
     }
 
 
-async def one_request(app: Any, key: str, video_id: str) -> int:
+async def one_request(app: Any, key: str, case: dict[str, str], video_id: str) -> int:
     body = json.dumps(
         {
             "video_id": video_id,
             "creator_id": "bench",
             "region": "PK",
             "uploaded_at": "2023-03-01T10:00:00Z",
-            "title": TITLE,
+            **case,
         }
     ).encode()
     sent: list[dict[str, Any]] = []
@@ -93,15 +103,15 @@ async def one_request(app: Any, key: str, video_id: str) -> int:
     return int(sent[0]["status"])
 
 
-async def closed_loop(app: Any, key: str, requests: int, run: str) -> float:
-    """Process CPU seconds for ``requests`` title requests, CALLERS at a time."""
+async def closed_loop(app: Any, key: str, case: dict[str, str], requests: int, run: str) -> float:
+    """Process CPU seconds for ``requests`` requests, CALLERS at a time."""
     next_index = 0
 
     async def caller() -> None:
         nonlocal next_index
         while next_index < requests:
             next_index += 1
-            status = await one_request(app, key, f"{run}-{next_index}")
+            status = await one_request(app, key, case, f"{run}-{next_index}")
             if status != 200:
                 raise SystemExit(f"answered {status}")
 
@@ -128,18 +138,18 @@ def _callgrind(command: str) -> None:
 
 
 async def measure(
-    state: Path, requests: int, repeats: int, warm_up: int
+    state: Path, case: dict[str, str], requests: int, repeats: int, warm_up: int
 ) -> list[tuple[float, float]]:
     """Per repeat: microseconds of process CPU a request, and videos a scoring round."""
     app = create_app(Settings(state_dir=state, audit_share=0.0, console_secret="bench"))
     results = []
     async with app.router.lifespan_context(app):  # the app's start-up and shut-down
         _, key = app.state.keys.create("bench", [Role.UPLOADER], ["en"], dt.datetime.now(dt.UTC))
-        await closed_loop(app, key, warm_up, "warm")
+        await closed_loop(app, key, case, warm_up, "warm")
         for n in range(repeats):
             videos, rounds = _round_totals()
             _callgrind("--zero")
-            cpu_s = await closed_loop(app, key, requests, f"r{n}")
+            cpu_s = await closed_loop(app, key, case, requests, f"r{n}")
             _callgrind("--dump")
             videos_after, rounds_after = _round_totals()
             results.append(
@@ -148,12 +158,30 @@ async def measure(
     return results
 
 
-def instructions_a_request(requests: int, repeats: int, warm_up: int) -> tuple[list[float], str]:
-    """Instructions a request in each repeat, counted by callgrind: this file run under
-    valgrind, its counts zeroed before each repeat and dumped after it (so start-up and the
-    warm-up are left out). The same code and inputs count within about 1% of each other
-    whatever else the machine does; the rest is the rounds' sizes and SQLite's pages, which
-    follow the order the threads happened to run in."""
+def measure_scorer_alone(
+    case: dict[str, str], requests: int, repeats: int, warm_up: int
+) -> list[float]:
+    """Per repeat: microseconds of process CPU a video for the scorer alone, as
+    service_throughput's baseline runs it (the committed model, one video a model run)."""
+    scorer = load_active(PROJECT_ROOT / "models")
+    video = [Video(title=case.get("title", ""), transcript=case.get("transcript", ""))]
+    for _ in range(warm_up):
+        scorer.score_videos(video)
+    results = []
+    for _ in range(repeats):
+        _callgrind("--zero")
+        started = time.process_time()
+        for _ in range(requests):
+            scorer.score_videos(video)
+        cpu_s = time.process_time() - started
+        _callgrind("--dump")
+        results.append(1e6 * cpu_s / requests)
+    return results
+
+
+def _callgrind_counts(arguments: list[str], dumps: int) -> tuple[list[int], str]:
+    """Instructions in each of this file's dumps, run under valgrind with ``arguments``; and
+    the first line it printed."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "callgrind.out"
         run = subprocess.run(
@@ -163,8 +191,7 @@ def instructions_a_request(requests: int, repeats: int, warm_up: int) -> tuple[l
                 f"--callgrind-out-file={out}",
                 sys.executable,
                 __file__,
-                *("--requests", str(requests), "--repeats", str(repeats)),
-                *("--warm-up", str(warm_up)),
+                *arguments,
             ],
             env={**os.environ, CALLGRIND: "1", "PYTHONHASHSEED": "0"},  # same set orders
             capture_output=True,
@@ -174,27 +201,50 @@ def instructions_a_request(requests: int, repeats: int, warm_up: int) -> tuple[l
             raise SystemExit(run.stderr[-2000:])
         counts = [
             int(re.search(r"^summary: (\d+)$", (Path(f"{out}.{n}")).read_text(), re.M).group(1))  # type: ignore[union-attr]
-            for n in range(1, repeats + 1)
+            for n in range(1, dumps + 1)
         ]
-    return [count / requests for count in counts], run.stdout.strip().splitlines()[0]
+    return counts, run.stdout.strip().splitlines()[0]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", choices=list(CASES), default="title only")
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warm-up", type=int, default=1000, help="requests first, not counted")
     parser.add_argument("--cpu", type=int, help="pin this process to one CPU")
+    parser.add_argument(
+        "--scorer-alone",
+        action="store_true",
+        help="then the scorer alone on the same video, one a model run, as many times",
+    )
     parser.add_argument(
         "--instructions",
         action="store_true",
         help="count instructions under callgrind instead (--requests 1000 --repeats 3: ~4 min)",
     )
     args = parser.parse_args()
+    case = CASES[args.case]
     if args.instructions:
-        counts, timed = instructions_a_request(args.requests, args.repeats, args.warm_up)
-        print("instructions a title request:", " ".join(f"{count:,.0f}" for count in counts))
-        print(f"median {statistics.median(counts):,.0f}")
+        # Each repeat is counted alone: this file runs again under valgrind, its counts zeroed
+        # before each repeat and dumped after it (start-up and warm-ups left out). The same
+        # code and inputs count within about 1% whatever else the machine does; the rest is
+        # the rounds' sizes and SQLite's pages, which follow the order the threads ran in.
+        arguments = [
+            *("--case", args.case, "--requests", str(args.requests)),
+            *("--repeats", str(args.repeats), "--warm-up", str(args.warm_up)),
+            *(["--scorer-alone"] if args.scorer_alone else []),
+        ]
+        dumps = args.repeats * (2 if args.scorer_alone else 1)
+        counts, timed = _callgrind_counts(arguments, dumps)
+        app_counts = [count / args.requests for count in counts[: args.repeats]]
+        print(f"instructions a request ({args.case}):", _listed(app_counts, ",.0f"))
+        if args.scorer_alone:
+            alone = [count / args.requests for count in counts[args.repeats :]]
+            print("instructions a video, the scorer alone:", _listed(alone, ",.0f"))
+            print(
+                f"scorer alone / app: {statistics.median(alone) / statistics.median(app_counts):.0%}"
+            )
         print("under valgrind,", timed)
         return
     if args.cpu is not None:
@@ -203,13 +253,25 @@ def main() -> None:
         os.environ.pop("MIZAN_DATABASE_URL", None)
         # uvloop, as uvicorn runs the service (its loop=auto takes it when installed)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            results = runner.run(measure(Path(state), args.requests, args.repeats, args.warm_up))
+            results = runner.run(
+                measure(Path(state), case, args.requests, args.repeats, args.warm_up)
+            )
     costs = [cost for cost, _ in results]
     print(
-        "us of process CPU a title request (videos a round):",
+        f"us of process CPU a request ({args.case}; videos a round):",
         " ".join(f"{cost:.0f} ({size:.1f})" for cost, size in results),
     )
     print(f"median {statistics.median(costs):.0f}")
+    if args.scorer_alone:
+        alone = measure_scorer_alone(case, args.requests, args.repeats, args.warm_up)
+        print("us of process CPU a video, the scorer alone:", _listed(alone, ".0f"))
+        print(f"scorer alone / app: {statistics.median(alone) / statistics.median(costs):.0%}")
+
+
+def _listed(values: list[float], form: str) -> str:
+    return (
+        f"{', '.join(format(v, form) for v in values)} (median {statistics.median(values):{form}})"
+    )
 
 
 if __name__ == "__main__":
