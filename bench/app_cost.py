@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -39,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,8 @@ from service.models import load_active
 from service.settings import PROJECT_ROOT, Settings
 
 sys.path.insert(0, str(PROJECT_ROOT))  # the sibling bench module, when run as a script
-from bench.service_throughput import CASES
+from bench import pg_backends
+from bench.service_throughput import CASES, drop_schema, new_schema
 
 CALLERS = 32
 SCORE = "/v1/videos/score"
@@ -138,14 +141,25 @@ def _callgrind(command: str) -> None:
 
 
 async def measure(
-    state: Path, case: dict[str, str], requests: int, repeats: int, warm_up: int
+    state: Path,
+    case: dict[str, str],
+    requests: int,
+    repeats: int,
+    warm_up: int,
+    database_url: str | None = None,
+    after_warm_up: Callable[[], None] | None = None,
 ) -> list[tuple[float, float]]:
     """Per repeat: microseconds of process CPU a request, and videos a scoring round."""
-    app = create_app(Settings(state_dir=state, audit_share=0.0, console_secret="bench"))
+    settings = Settings(
+        state_dir=state, database_url=database_url, audit_share=0.0, console_secret="bench"
+    )
+    app = create_app(settings)
     results = []
     async with app.router.lifespan_context(app):  # the app's start-up and shut-down
         _, key = app.state.keys.create("bench", [Role.UPLOADER], ["en"], dt.datetime.now(dt.UTC))
         await closed_loop(app, key, case, warm_up, "warm")
+        if after_warm_up is not None:
+            after_warm_up()
         for n in range(repeats):
             videos, rounds = _round_totals()
             _callgrind("--zero")
@@ -214,6 +228,12 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=1000, help="requests first, not counted")
     parser.add_argument("--cpu", type=int, help="pin this process to one CPU")
     parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="log to a new schema on this PostgreSQL server instead of a SQLite file (the "
+        "process's CPU is the worker's; the server's backends are not counted)",
+    )
+    parser.add_argument(
         "--scorer-alone",
         action="store_true",
         help="then the scorer alone on the same video, one a model run, as many times",
@@ -234,6 +254,7 @@ def main() -> None:
             *("--case", args.case, "--requests", str(args.requests)),
             *("--repeats", str(args.repeats), "--warm-up", str(args.warm_up)),
             *(["--scorer-alone"] if args.scorer_alone else []),
+            *(["--postgres", args.postgres] if args.postgres else []),
         ]
         dumps = args.repeats * (2 if args.scorer_alone else 1)
         counts, timed = _callgrind_counts(arguments, dumps)
@@ -249,13 +270,32 @@ def main() -> None:
         return
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
-    with tempfile.TemporaryDirectory() as state:
-        os.environ.pop("MIZAN_DATABASE_URL", None)
-        # uvloop, as uvicorn runs the service (its loop=auto takes it when installed)
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            results = runner.run(
-                measure(Path(state), case, args.requests, args.repeats, args.warm_up)
-            )
+    schema = f"app_cost_{os.getpid()}"
+    database_url = new_schema(args.postgres, schema) if args.postgres else None
+    # on PostgreSQL, plans made on tables that hold rows, as a production server's autovacuum
+    # leaves them (service_throughput does the same)
+    analyze = (
+        functools.partial(pg_backends.analyze, args.postgres, schema) if args.postgres else None
+    )
+    try:
+        with tempfile.TemporaryDirectory() as state:
+            os.environ.pop("MIZAN_DATABASE_URL", None)
+            # uvloop, as uvicorn runs the service (its loop=auto takes it when installed)
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                results = runner.run(
+                    measure(
+                        Path(state),
+                        case,
+                        args.requests,
+                        args.repeats,
+                        args.warm_up,
+                        database_url,
+                        analyze,
+                    )
+                )
+    finally:
+        if args.postgres:
+            drop_schema(args.postgres, schema)
     costs = [cost for cost, _ in results]
     print(
         f"us of process CPU a request ({args.case}; videos a round):",
