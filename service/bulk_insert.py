@@ -9,8 +9,19 @@ worked out once per table, columns and dialect; each row's values are converted 
 lot goes to the driver's executemany through `exec_driver_sql`, so the connection's events,
 transaction and error wrapping are those of any other statement. A title request: 1,717,824
 instructions against 1,848,051 through `connection.execute` (-7%, bench/app_cost.py
---instructions; BENCHMARKS.md). tests/service/test_bulk_insert.py holds what is stored to
-what SQLAlchemy's own executemany stores, on SQLite and PostgreSQL.
+--instructions; BENCHMARKS.md).
+
+On PostgreSQL (psycopg) the rows go as one `COPY ... FROM STDIN` in the transaction instead:
+psycopg sends an executemany as a pipeline of one INSERT a row, and its Python handling of
+each (binding, sending, reading each result) was most of the scoring thread's time on
+PostgreSQL; COPY formats the rows in psycopg's C code and reads one result. A title request
+on PostgreSQL: 1,740,942 instructions in the worker against 1,889,350 (-8%), and about 3
+system calls against 14 (sendto and poll; bench/app_cost.py --postgres, BENCHMARKS.md). A
+driver error is raised as SQLAlchemy's wrapper of it, as a statement's would be (the decision
+log retries on IntegrityError; service.problems reads the rest).
+
+tests/service/test_bulk_insert.py holds what is stored to what SQLAlchemy's own executemany
+stores, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 
 
@@ -28,6 +40,7 @@ class _Prepared:
     # each row key in the order the driver takes them, with its bind processor (or None)
     columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]
     positional: bool  # SQLite's qmark: tuples; psycopg's pyformat: dicts
+    copy: str | None  # PostgreSQL through psycopg: the COPY that takes the rows as tuples
 
 
 # by dialect object, not name: an engine's JSON serializer is its dialect's (one engine a
@@ -47,7 +60,9 @@ def insert_rows(
     if prepared is None:
         prepared = _PREPARED[key] = _prepare(table, columns, connection.dialect)
     pairs = prepared.columns
-    if prepared.positional:
+    if prepared.copy is not None:
+        _copy(connection, prepared.copy, pairs, rows)
+    elif prepared.positional:
         positional = [
             tuple(row[name] if convert is None else convert(row[name]) for name, convert in pairs)
             for row in rows
@@ -70,4 +85,32 @@ def _prepare(table: sa.Table, columns: tuple[str, ...], dialect: sa.Dialect) -> 
     processors = tuple(
         (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names
     )
-    return _Prepared(compiled.string, processors, compiled.positional)
+    copy = None
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        quote = dialect.identifier_preparer.quote
+        copy = (
+            f"COPY {dialect.identifier_preparer.format_table(table)} "
+            f"({', '.join(quote(name) for name in names)}) FROM STDIN"
+        )
+    return _Prepared(compiled.string, processors, compiled.positional, copy)
+
+
+def _copy(
+    connection: sa.Connection,
+    sql: str,
+    pairs: tuple[tuple[str, Callable[[Any], Any] | None], ...],
+    rows: Sequence[Mapping[str, object]],
+) -> None:
+    """The rows through COPY on the connection's psycopg connection, in its transaction."""
+    driver_connection: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
+    try:
+        with driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        row[name] if convert is None else convert(row[name])
+                        for name, convert in pairs
+                    ]
+                )
+    except psycopg.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, None, exc, psycopg.Error) from exc

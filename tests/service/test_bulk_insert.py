@@ -70,3 +70,16 @@ def test_rows_are_stored_as_sqlalchemy_stores_them(
         by_prefix[prefix].append(tuple(str(v).replace(prefix, "") for v in row))
     assert len(by_prefix["ours"]) == 3
     assert by_prefix["ours"] == by_prefix["theirs"]
+
+
+def test_a_refused_row_raises_sqlalchemys_error_and_writes_nothing(engine: sa.Engine) -> None:
+    """A key already taken is SQLAlchemy's IntegrityError on both databases (on PostgreSQL the
+    rows go through COPY, outside SQLAlchemy's own wrapping): what the decision log retries
+    on when a concurrent write of the same new video won."""
+    with engine.begin() as connection:
+        insert_rows(connection, events, [event(1, "first")])
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+        insert_rows(connection, events, [event(2, "first"), event(1, "first")])
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT event_id FROM events").scalars().all()
+    assert stored == ["first-e1"]
