@@ -24,9 +24,10 @@ def event(n: int, prefix: str) -> dict[str, object]:
         "region": "PK",
         "language": "ur-Latn",
         "label": None if n % 2 else "spam",
-        "actor": "model:1.0.2",
+        "actor": "moderator:a\tb\\N",
         "occurred_at": WHEN + dt.timedelta(seconds=n),
-        "data": {"note": "کراچی", "none": None, "list": [1, 2.5, True], "n": n},
+        # what COPY escapes: a tab, a newline, a backslash (before N, its NULL, and before a dot)
+        "data": {"note": "کراچی\t\n\\N \\.", "none": None, "list": [1, 2.5, True], "n": n},
     }
 
 
