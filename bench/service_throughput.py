@@ -164,8 +164,10 @@ def service_env(state: Path, port: int, workers: int, **settings: str) -> dict[s
 def new_schema(url: str, schema: str) -> str:
     """Create ``schema`` on the PostgreSQL server at ``url``; the URL of a service that keeps
     its tables there, whose backends are named ``schema`` (bench/pg_backends.py finds them)."""
-    with sa.create_engine(url).begin() as connection:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
     return (
         f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
         f"&application_name={schema}"
@@ -174,8 +176,10 @@ def new_schema(url: str, schema: str) -> str:
 
 def drop_schema(url: str, schema: str) -> None:
     """Drop what new_schema made, once its server has stopped (a run leaves nothing behind)."""
-    with sa.create_engine(url).begin() as connection:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
         connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
 
 
 def uploader_key(env: dict[str, str], name: str) -> str:
@@ -328,7 +332,7 @@ def _score_loop(
     if on_cpus is not None:
         os.sched_setaffinity(0, on_cpus)
     scorer = load_active(PROJECT_ROOT / "models")
-    videos = [Video(title=case.get("title", ""), transcript=case.get("transcript", ""))] * batch
+    videos = [Video(**case)] * batch  # every field the requests carry
     scorer.score_videos(videos)
     count, deadline = 0, time.monotonic() + seconds
     while time.monotonic() < deadline:

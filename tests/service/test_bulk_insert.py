@@ -84,3 +84,51 @@ def test_a_refused_row_raises_sqlalchemys_error_and_writes_nothing(engine: sa.En
     with engine.connect() as connection:
         stored = connection.exec_driver_sql("SELECT event_id FROM events").scalars().all()
     assert stored == ["first-e1"]
+
+
+def test_on_postgresql_two_rows_or_more_go_as_a_copy(engine: sa.Engine) -> None:
+    """What goes through SQLAlchemy's cursor: on PostgreSQL a single row as an INSERT (one
+    wait for the server, where a COPY has two) and more rows as a COPY, which SQLAlchemy does
+    not see; on SQLite always the INSERT."""
+    inserts: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("INSERT"):  # not SQLite's BEGIN (service.database)
+            inserts.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with engine.begin() as connection:
+            insert_rows(connection, events, [event(1, "one")])
+            insert_rows(connection, events, [event(n, "many") for n in range(2, 5)])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    copied = engine.dialect.name == "postgresql"
+    assert len(inserts) == (1 if copied else 2)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM events").scalar() == 4
+
+
+def test_copied_rows_go_back_with_their_transaction(engine: sa.Engine) -> None:
+    """The COPY as a transaction's first statement, and a later statement failing: nothing
+    of either is kept."""
+
+    def copy_then_fail() -> None:
+        with engine.begin() as connection:
+            insert_rows(connection, events, [event(n, "gone") for n in range(3)])
+            insert_rows(connection, events, [event(7, "taken"), event(7, "taken")])
+
+    with pytest.raises(sa.exc.IntegrityError):
+        copy_then_fail()
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM events").scalar() == 0
+
+
+def test_rows_written_on_a_plain_connection_are_kept_by_its_commit(engine: sa.Engine) -> None:
+    """No transaction begun yet (SQLAlchemy begins one at a statement of its own; the COPY
+    begins it the same way), then commit as you go."""
+    with engine.connect() as connection:
+        insert_rows(connection, events, [event(n, "plain") for n in range(3)])
+        connection.commit()
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM events").scalar() == 3
