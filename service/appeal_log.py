@@ -6,7 +6,6 @@ event and its webhook in one transaction.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from service.domain import (
 )
 from service.effects import Effects, QueueChange
 from service.errors import ConflictError, NotFoundError
+from service.ids import new_hex
 from service.leased_log import LeasedLog, Outcome
 from service.log_rows import appeal, append_events, event_row, locked_video, video_state
 from service.tables import appeals, decisions, events, videos
@@ -118,7 +118,7 @@ class AppealLog(LeasedLog[Appeal]):
             )
             label = removal["label"]
             row = {
-                "item_id": f"a{uuid.uuid4().hex}",
+                "item_id": f"a{new_hex()}",
                 "video_id": video_id,
                 "revision": video["revision"],
                 "removal_event_id": removal["event_id"],

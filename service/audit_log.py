@@ -13,7 +13,6 @@ audit never undoes a person's decision. Either way the verdict counts in the mea
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ from service.domain import (
     Visibility,
 )
 from service.effects import Effects, QueueChange
+from service.ids import new_hex
 from service.leased_log import LeasedLog, Outcome
 from service.log_rows import audit_item, event_row, video_state
 from service.rollups import removal_facts
@@ -76,7 +76,7 @@ def open_audit(
     scores: Mapping[str, float] = decision["scores"]
     label = decision["label"] or (max(scores, key=lambda name: scores[name]) if scores else None)
     row = {
-        "item_id": f"a{uuid.uuid4().hex}",
+        "item_id": f"a{new_hex()}",
         "video_id": video["video_id"],
         "revision": decision["revision"],
         "decision_id": decision["decision_id"],

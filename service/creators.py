@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +30,7 @@ import sqlalchemy as sa
 
 from service.domain import EventType
 from service.guidelines import Catalogue
+from service.ids import new_hex, new_uuid
 from service.log_rows import append_events, event_row
 from service.outbox import add_delivery
 from service.strike_policy import AccountAction, StrikePolicy
@@ -119,7 +119,7 @@ class Enforcement:
         machine = event["type"] == EventType.AUTO_REMOVED.value
         deadline = now + self._appeal_window if kind is NoticeKind.REMOVAL else None
         body: dict[str, object] = {
-            "notice_id": str(uuid.uuid4()),
+            "notice_id": new_uuid(),
             "kind": kind.value,
             "video_id": event["video_id"],
             "creator_id": creator_id,
@@ -166,7 +166,7 @@ class Enforcement:
     def _add_strike(
         self, connection: sa.Connection, event: Mapping[str, Any], creator_id: str, now: dt.datetime
     ) -> str:
-        strike_id = f"s{uuid.uuid4().hex}"
+        strike_id = f"s{new_hex()}"
         connection.execute(
             _INSERT_STRIKE,
             {
@@ -202,7 +202,7 @@ class Enforcement:
                 connection, creator_id, threshold.action, now
             ):
                 continue
-            action_id = f"x{uuid.uuid4().hex}"
+            action_id = f"x{new_hex()}"
             ends_at = now + dt.timedelta(days=threshold.days) if threshold.days else None
             connection.execute(
                 account_actions.insert().values(

@@ -8,7 +8,6 @@ that changes a video), so the pieces they share live here rather than in either.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,6 +34,7 @@ from service.domain import (
     Visibility,
 )
 from service.errors import NotFoundError
+from service.ids import new_uuid
 from service.tables import decisions, events, videos
 
 # Statements built once: compiling .values(...) anew for every write cost more than the write.
@@ -97,7 +97,7 @@ def event_row(
     data: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     return {
-        "event_id": str(uuid.uuid4()),
+        "event_id": new_uuid(),
         "video_id": video["video_id"],
         "revision": revision if revision is not None else video.get("revision"),
         "type": kind.value,

@@ -6,7 +6,6 @@ video's new state, its event and its webhook in one transaction.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from service.domain import (
     content_from_canonical,
 )
 from service.effects import Effects, QueueChange
+from service.ids import new_hex
 from service.leased_log import LeasedLog, Outcome
 from service.log_rows import (
     append_events,
@@ -58,7 +58,7 @@ def open_item(
     if existing is not None:
         return None
     row = {
-        "item_id": f"r{uuid.uuid4().hex}",
+        "item_id": f"r{new_hex()}",
         "video_id": video["video_id"],
         "revision": revision,
         "reason": reason.value,

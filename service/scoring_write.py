@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -40,6 +39,7 @@ from service.domain import (
 )
 from service.effects import Effects, QueueChange
 from service.errors import ConflictError
+from service.ids import new_uuid
 from service.log_rows import append_events, decision_by_id, event_row
 from service.outbox import add_delivery
 from service.review_log import open_item, supersede_open_items
@@ -124,7 +124,7 @@ class ScoringWrite:
             )
         status, visibility = OUTCOME[record.action]
         decision = Decision(
-            decision_id=str(uuid.uuid4()),
+            decision_id=new_uuid(),
             video_id=upload.video_id,
             revision=(row["revision"] + 1) if row is not None else 1,
             action=record.action,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import threading
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields, replace
 
@@ -59,6 +62,22 @@ def test_a_scoring_writes_decision_events_and_state_together(engine: sa.Engine) 
     assert [e.type for e in log.history("v1")] == [EventType.SCORED, EventType.AUTO_REMOVED]
     assert all(e.actor == "model:1.0.2" for e in log.history("v1"))
     assert log.decision(decision.decision_id) == decision
+
+
+def test_decisions_and_events_get_time_ordered_ids(engine: sa.Engine) -> None:
+    """UUIDv7 (service/ids.py): each index on them is appended to, not written all over."""
+    log = DecisionLog(engine)
+    decision_ids, event_ids = [], []
+    for index in range(5):
+        [(decision, _)], _ = log.record_scorings([record(f"v{index}", action=Action.REMOVE)], NOW)
+        decision_ids.append(decision.decision_id)
+        event_ids.append([event.event_id for event in log.history(f"v{index}")])
+        time.sleep(0.002)  # the next scoring in a later millisecond
+    everything = decision_ids + [i for ids in event_ids for i in ids]
+    assert {uuid.UUID(i).version for i in everything} == {7}
+    assert decision_ids == sorted(decision_ids)
+    # a scoring's two events share their millisecond: each scoring's after the one's before
+    assert all(max(earlier) < min(later) for earlier, later in itertools.pairwise(event_ids))
 
 
 def test_same_content_returns_the_first_decision_and_writes_nothing(engine: sa.Engine) -> None:
