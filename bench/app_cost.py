@@ -129,6 +129,13 @@ def _round_totals() -> tuple[float, float]:
     return samples["mizan_scoring_batch_videos_sum"], samples["mizan_scoring_batch_videos_count"]
 
 
+def _bytes_written() -> int:
+    """Bytes this process has handed to write() and its kin so far (/proc/self/io's wchar):
+    SQLite's WAL frames and checkpoints, whether or not they reached the disk yet."""
+    with open("/proc/self/io") as io:
+        return next(int(line.split()[1]) for line in io if line.startswith("wchar:"))
+
+
 CALLGRIND = "APP_COST_CALLGRIND"  # set in the child run under valgrind: count each repeat
 
 
@@ -148,8 +155,9 @@ async def measure(
     warm_up: int,
     database_url: str | None = None,
     after_warm_up: Callable[[], None] | None = None,
-) -> list[tuple[float, float]]:
-    """Per repeat: microseconds of process CPU a request, and videos a scoring round."""
+) -> list[tuple[float, float, float]]:
+    """Per repeat: microseconds of process CPU a request, videos a scoring round, and bytes
+    the process wrote a request (SQLite's WAL and checkpoints: nothing else here writes)."""
     settings = Settings(
         state_dir=state, database_url=database_url, audit_share=0.0, console_secret="bench"
     )
@@ -162,12 +170,17 @@ async def measure(
             after_warm_up()
         for n in range(repeats):
             videos, rounds = _round_totals()
+            written = _bytes_written()
             _callgrind("--zero")
             cpu_s = await closed_loop(app, key, case, requests, f"r{n}")
             _callgrind("--dump")
             videos_after, rounds_after = _round_totals()
             results.append(
-                (1e6 * cpu_s / requests, (videos_after - videos) / (rounds_after - rounds))
+                (
+                    1e6 * cpu_s / requests,
+                    (videos_after - videos) / (rounds_after - rounds),
+                    (_bytes_written() - written) / requests,
+                )
             )
     return results
 
@@ -296,10 +309,12 @@ def main() -> None:
     finally:
         if args.postgres:
             drop_schema(args.postgres, schema)
-    costs = [cost for cost, _ in results]
+    costs = [cost for cost, _, _ in results]
     print(
-        f"us of process CPU a request ({args.case}; videos a round):",
-        " ".join(f"{cost:.0f} ({size:.1f})" for cost, size in results),
+        f"us of process CPU a request ({args.case}; videos a round, KB written a request):",
+        " ".join(
+            f"{cost:.0f} ({size:.1f}, {written / 1000:.1f})" for cost, size, written in results
+        ),
     )
     print(f"median {statistics.median(costs):.0f}")
     if args.scorer_alone:
