@@ -166,6 +166,88 @@ def test_the_same_video_twice_is_answered_as_if_one_came_after_the_other(
     assert replay[0].decision.decision_id == first_answer[0].decision.decision_id
 
 
+class HeldWrite(GatedDecide):
+    """The model runs at once; the first write waits until the test opens ``write_gate``.
+    Notes whether the model ran while that write was held."""
+
+    def __init__(self, moderation: Moderation) -> None:
+        super().__init__(moderation)
+        self.gate.set()
+        self.writing = threading.Event()
+        self.write_gate = threading.Event()
+        self.assessed_during_write = threading.Event()
+
+    def assess(self, uploads: Sequence[Upload]) -> list[ScoringRecord]:
+        if self.writing.is_set() and not self.write_gate.is_set():
+            self.assessed_during_write.set()
+        return super().assess(uploads)
+
+    def record(self, records: Sequence[ScoringRecord]) -> list[Scored]:
+        if not self.writing.is_set():
+            self.writing.set()
+            self.write_gate.wait(30)
+        return super().record(records)
+
+
+def test_the_model_runs_on_the_next_round_while_the_log_writes_one(
+    moderation: Moderation,
+) -> None:
+    """Two threads: the next round's model run does not wait for the last round's write,
+    and the rounds are still written in order (an edit of the video being written becomes
+    its second revision)."""
+    decide = HeldWrite(moderation)
+    coalescer = ScoringCoalescer(decide.assess, decide.record, max_videos=16, max_chars=200_000)
+    coalescer.start()
+
+    async def second_round_during_first_write() -> tuple[bool, list[Scored], list[Scored]]:
+        first = asyncio.create_task(coalescer.score([upload("v")], all_or_none=False))
+        await asyncio.to_thread(decide.writing.wait, 30)
+        edit = asyncio.create_task(
+            coalescer.score([upload("v", title="edited")], all_or_none=False)
+        )
+        overlapped = await asyncio.to_thread(decide.assessed_during_write.wait, 5)
+        decide.write_gate.set()
+        return overlapped, await first, await edit
+
+    try:
+        overlapped, first, edit = asyncio.run(second_round_during_first_write())
+    finally:
+        coalescer.close()
+    assert overlapped
+    assert decide.assessed == [["v"], ["v"]]
+    assert decide.calls == [["v"], ["v"]]
+    assert [first[0].decision.revision, edit[0].decision.revision] == [1, 2]
+    assert edit[0].is_new
+
+
+class DyingWrite(GatedDecide):
+    """The write step ends the log thread (SystemExit) when it meets video "fatal"."""
+
+    def record(self, records: Sequence[ScoringRecord]) -> list[Scored]:
+        self.calls.append([r.upload.video_id for r in records])
+        if any(r.upload.video_id == "fatal" for r in records):
+            raise SystemExit("the thread is ending")
+        return self._moderation.record(records)
+
+
+def test_a_log_thread_that_dies_leaves_nobody_waiting(
+    moderation: Moderation, parts: wiring.Parts
+) -> None:
+    decide = DyingWrite(moderation)
+    coalescer = ScoringCoalescer(decide.assess, decide.record, max_videos=1, max_chars=200_000)
+    coalescer.start()
+    outcomes = asyncio.run(
+        _queued_behind_first(coalescer, decide, upload("fatal"), [_single("a"), _single("b")])
+    )
+    # the round it died on, and the rounds behind it, are answered 503 and none is written
+    assert all(isinstance(outcome, ServiceUnavailableError) for outcome in outcomes)
+    assert parts.decision_log.count_rows()["decisions"] == 0
+    assert coalescer.close(timeout_s=5)
+    assert not coalescer.alive
+    with pytest.raises(ServiceUnavailableError, match="stopped"):
+        asyncio.run(coalescer.score([upload("late")], all_or_none=False))
+
+
 def test_limits_of_a_merged_call(moderation: Moderation) -> None:
     decide, _ = _run(
         moderation, upload("first"), [_single(f"w{i}") for i in range(5)], max_videos=2
