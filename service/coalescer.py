@@ -1,4 +1,4 @@
-"""A scoring thread per API process that decides every scoring request waiting at once.
+"""One scoring thread per API process that decides every scoring request waiting at once.
 
 Scoring is CPU-bound and a worker process runs one scoring at a time anyway (more threads
 only queue on the GIL). What it can do is share the fixed costs: scoring eight waiting videos
@@ -13,16 +13,6 @@ writes nothing then), each is written again on its own, without running the mode
 one request's error (an edit of a removed video, say) is only its own; a database that is
 not answering fails them all at once instead. A score-batch call keeps its all-or-none
 meaning: it runs alone, never merged.
-
-A round is decided in two steps on two threads, so the model can run while the log waits:
-the scoring thread runs the model and the policy on a round (`assess`), then hands it to the
-log thread, which writes it (`record`) and answers its requests, while the scoring thread
-goes on to the next round. On PostgreSQL a round's write is a dozen round trips to the
-server, during which the worker's core had nothing to do; now the next round's model run
-fills them (BENCHMARKS.md, "Model and log on two threads"). Rounds are written one at a
-time, in the order they were taken, and the scoring thread is at most two rounds ahead of
-the log (one handed on, one in hand), so a request is answered as if the rounds ran one after
-another: the model does not read the log, and the log writes each round after the last.
 """
 
 from __future__ import annotations
@@ -66,17 +56,8 @@ class _Job:
 _Outcome = tuple[_Job, list[Scored] | BaseException]  # a job and its decisions or its error
 
 
-@dataclass(frozen=True, slots=True)
-class _Assessed:
-    """A round the model has decided, for the log thread to write."""
-
-    jobs: list[_Job]
-    records: list[ScoringRecord]
-
-
 class ScoringCoalescer:
-    """Decides queued scoring requests together, in arrival order: the model on one thread,
-    the log write on another."""
+    """Decides queued scoring requests together, on its own thread, in arrival order."""
 
     def __init__(self, assess: Assess, record: Record, *, max_videos: int, max_chars: int) -> None:
         self._assess = assess
@@ -85,37 +66,25 @@ class ScoringCoalescer:
         self._max_chars = max_chars  # a long transcript is not held back by others, nor they by it
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._carried: collections.deque[_Job | None] = collections.deque()
-        # rounds assessed, waiting for the log thread; None: no more will come
-        self._assessed: queue.Queue[_Assessed | None] = queue.Queue(maxsize=1)
         self._thread = threading.Thread(target=self._run, name="scoring", daemon=True)
-        self._log_thread = threading.Thread(
-            target=self._write_rounds, name="scoring-log", daemon=True
-        )
         self._closing = threading.Lock()  # no job may be queued behind the stop marker
         self._closed = False
 
     def start(self) -> None:
-        self._log_thread.start()
         self._thread.start()
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive() and self._log_thread.is_alive()
+        return self._thread.is_alive()
 
     def close(self, timeout_s: float = 30.0) -> bool:
-        """Decide what is queued, then stop; False if a thread was still busy at the timeout."""
-        self._stop_taking()
-        deadline = time.monotonic() + timeout_s
-        self._thread.join(timeout_s)
-        self._log_thread.join(max(0.0, deadline - time.monotonic()))
-        return not self._thread.is_alive() and not self._log_thread.is_alive()
-
-    def _stop_taking(self) -> None:
-        """No job is taken after this; those queued already are still decided."""
+        """Decide what is queued, then stop; False if the thread was still busy at the timeout."""
         with self._closing:
             if not self._closed:
                 self._closed = True
                 self._queue.put(None)
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
     async def score(self, uploads: Sequence[Upload], *, all_or_none: bool) -> list[Scored]:
         job = _Job(
@@ -127,7 +96,7 @@ class ScoringCoalescer:
             time.monotonic(),
         )
         with self._closing:
-            if self._closed or not self.alive:
+            if self._closed or not self._thread.is_alive():
                 raise ServiceUnavailableError("this worker's scoring thread is stopped")
             metrics.count_scoring_waiting(len(uploads))
             self._queue.put(job)
@@ -138,12 +107,6 @@ class ScoringCoalescer:
     # the scoring thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            self._assess_rounds()
-        finally:
-            self._assessed.put(None)  # the log thread writes what it was handed, then stops
-
-    def _assess_rounds(self) -> None:
         while True:
             jobs: list[_Job] = []
             try:
@@ -154,9 +117,7 @@ class ScoringCoalescer:
                 if not first.all_or_none:
                     self._gather(jobs)
                 _taken_up(jobs)
-                assessed = self._assess_round(jobs)
-                if assessed is not None:
-                    self._assessed.put(assessed)
+                self._decide(jobs)
             except Exception as exc:  # a fault of ours: those requests fail, the thread goes on
                 log.error("scoring.failed", extra={"error": type(exc).__name__})
                 for job in jobs:
@@ -205,45 +166,17 @@ class ScoringCoalescer:
                     waiting.append(job)
         return waiting
 
-    def _assess_round(self, jobs: list[_Job]) -> _Assessed | None:
-        """The round's model run and policy; None if it failed (its requests are answered)."""
+    def _decide(self, jobs: list[_Job]) -> None:
         uploads = [upload for job in jobs for upload in job.uploads]
         metrics.observe_scoring_batch(len(uploads))
+        if len(jobs) == 1:
+            _settle(jobs[0], _attempt(self._score, uploads))
+            return
         try:
             records = self._assess(uploads)
         except Exception as exc:  # the model is not per request: nothing to redo apart
             for job in jobs:
                 _settle(job, exc)
-            return None
-        return _Assessed(jobs, records)
-
-    # the log thread --------------------------------------------------------------------------
-
-    def _write_rounds(self) -> None:
-        while True:
-            assessed = self._assessed.get()
-            if assessed is None:
-                return
-            try:
-                self._write(assessed.jobs, assessed.records)
-            except Exception as exc:  # a fault of ours: those requests fail, the thread goes on
-                log.error("scoring.failed", extra={"error": type(exc).__name__})
-                for job in assessed.jobs:
-                    _settle(job, exc)
-            except BaseException as exc:  # SystemExit and the like: nothing more is written
-                log.critical("scoring.stopped", extra={"error": type(exc).__name__})
-                self._stop_taking()  # the scoring thread hands on what was queued, then stops
-                stopped = ServiceUnavailableError("the scoring thread stopped")
-                while assessed is not None:  # every round handed on is answered, none written
-                    for job in assessed.jobs:
-                        _settle(job, stopped)
-                    assessed = self._assessed.get()
-                return
-
-    def _write(self, jobs: list[_Job], records: list[ScoringRecord]) -> None:
-        """Log a round and answer its requests."""
-        if len(jobs) == 1:
-            _settle(jobs[0], _attempt(self._record, records))
             return
         try:
             results = self._record(records)
@@ -268,6 +201,9 @@ class ScoringCoalescer:
             outcomes.append((job, results[start : start + len(job.uploads)]))
             start += len(job.uploads)
         _settle_all(outcomes)
+
+    def _score(self, uploads: Sequence[Upload]) -> list[Scored]:
+        return self._record(self._assess(uploads))
 
 
 def _chars(video: Video) -> int:
