@@ -5,8 +5,10 @@ tables hot in the CPU's caches. A service under an open-loop load waits between 
 and on a shared VM the neighbours' work evicts those tables meanwhile. This measures the
 scorer alone (no app, no HTTP, one thread, one CPU) on service_throughput's cases: the CPU
 time of one model run after pauses of 0, 1, 5 and 40 ms, each the median of ``--runs``.
+`--spin` keeps a busy loop on the same CPU meanwhile (at nice 19, so it yields to the
+scorer): the core then never sleeps, which separates its sleep states from the caches.
 
-    .venv/bin/python bench/cold_caches.py [--runs 200] [--cpu 0]
+    .venv/bin/python bench/cold_caches.py [--runs 200] [--cpu 0] [--spin]
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -48,21 +51,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--cpu", type=int, default=0, help="pin this process to one CPU")
+    parser.add_argument(
+        "--spin", action="store_true", help="a busy loop at nice 19 on the same CPU meanwhile"
+    )
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.cpu})
-    print(f"{os.cpu_count()} cores; {args.runs} runs a cell; CPU {args.cpu}")
+    spinner = None
+    if args.spin:
+        spinner = subprocess.Popen(
+            ["nice", "-n", "19", sys.executable, "-c", "while True: pass"],
+            preexec_fn=lambda: os.sched_setaffinity(0, {args.cpu}),
+        )
+    try:
+        measure(args.runs, args.cpu, spinning=args.spin)
+    finally:
+        if spinner is not None:
+            spinner.kill()
+            spinner.wait()
+
+
+def measure(runs: int, cpu: int, *, spinning: bool) -> None:
+    spin = "; a busy loop at nice 19 on it meanwhile" if spinning else ""
+    print(f"{os.cpu_count()} cores; {runs} runs a cell; CPU {cpu}{spin}")
     print()
     header = " | ".join(f"after {1000 * pause:g} ms" for pause in PAUSES_S)
     print(f"| case | {header} |")
     print("|---|" + "---:|" * len(PAUSES_S))
     for name in DEFAULT_CASES:
         case = CASES[name]
-        model_cpu_us(case, 0.0, args.runs)  # warm up
+        model_cpu_us(case, 0.0, runs)  # warm up
         # twice round, interleaved, so a slow minute of the VM is not one column's alone
         cells: dict[float, list[float]] = {pause: [] for pause in PAUSES_S}
         for _ in range(2):
             for pause in PAUSES_S:
-                cells[pause].append(model_cpu_us(case, pause, args.runs))
+                cells[pause].append(model_cpu_us(case, pause, runs))
         row = " | ".join(
             " / ".join(f"{value:,.0f}" for value in cells[pause]) for pause in PAUSES_S
         )

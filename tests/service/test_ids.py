@@ -11,7 +11,9 @@ from service.ids import new_hex, new_uuid
 
 def test_an_id_is_a_version_7_uuid_in_canonical_form() -> None:
     text = new_uuid()
-    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", text)
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", text
+    )
     parsed = uuid.UUID(text)
     assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
     assert str(parsed) == text
