@@ -1,7 +1,7 @@
 """The ids the service mints (decisions, events, review items, notices, strikes): UUIDv7.
 
 A UUIDv7 (RFC 9562, section 5.7) starts with the Unix time in milliseconds, so ids minted one
-after another sort one after another. Each of these ids is a unique B-tree index; with random
+after another sort one after another. Each of these ids keys a unique B-tree index; with random
 ids (UUIDv4) every insert landed on a random leaf page of that index, and a scoring round of
 16 titles dirtied some 16 pages of each, all of which a commit writes out (SQLite's WAL, and
 PostgreSQL's full-page writes after a checkpoint). With random ids SQLite wrote 19-26 KB a
