@@ -15,6 +15,7 @@ service's scoring thread does (up to 16 videos).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import sys
@@ -80,6 +81,7 @@ def open_loop(
 
 
 _SCORER = load_active(PROJECT_ROOT / "models")
+gc.freeze()  # as the service does once started: the model's objects out of the collector's scans
 
 
 def main() -> None:
