@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from classifier import Video
+from classifier import OnnxScorer, Video
 from service.models import load_active
 from service.settings import PROJECT_ROOT
 
@@ -30,9 +30,8 @@ from bench.service_throughput import CASES, DEFAULT_CASES
 PAUSES_S = (0.0, 0.001, 0.005, 0.040)
 
 
-def model_cpu_us(case: dict[str, str], pause_s: float, runs: int) -> float:
+def model_cpu_us(scorer: OnnxScorer, case: dict[str, str], pause_s: float, runs: int) -> float:
     """Median thread CPU of one model run (one video) after a pause of ``pause_s``."""
-    scorer = _SCORER
     video = [Video(**case)]
     costs = []
     for _ in range(runs):
@@ -42,9 +41,6 @@ def model_cpu_us(case: dict[str, str], pause_s: float, runs: int) -> float:
         scorer.score_videos(video)
         costs.append(time.thread_time() - started)
     return 1e6 * statistics.median(costs)
-
-
-_SCORER = load_active(PROJECT_ROOT / "models")
 
 
 def main() -> None:
@@ -63,14 +59,14 @@ def main() -> None:
             preexec_fn=lambda: os.sched_setaffinity(0, {args.cpu}),
         )
     try:
-        measure(args.runs, args.cpu, spinning=args.spin)
+        measure(load_active(PROJECT_ROOT / "models"), args.runs, args.cpu, spinning=args.spin)
     finally:
         if spinner is not None:
             spinner.kill()
             spinner.wait()
 
 
-def measure(runs: int, cpu: int, *, spinning: bool) -> None:
+def measure(scorer: OnnxScorer, runs: int, cpu: int, *, spinning: bool) -> None:
     spin = "; a busy loop at nice 19 on it meanwhile" if spinning else ""
     print(f"{os.cpu_count()} cores; {runs} runs a cell; CPU {cpu}{spin}")
     print()
@@ -79,12 +75,12 @@ def measure(runs: int, cpu: int, *, spinning: bool) -> None:
     print("|---|" + "---:|" * len(PAUSES_S))
     for name in DEFAULT_CASES:
         case = CASES[name]
-        model_cpu_us(case, 0.0, runs)  # warm up
+        model_cpu_us(scorer, case, 0.0, runs)  # warm up
         # twice round, interleaved, so a slow minute of the VM is not one column's alone
         cells: dict[float, list[float]] = {pause: [] for pause in PAUSES_S}
         for _ in range(2):
             for pause in PAUSES_S:
-                cells[pause].append(model_cpu_us(case, pause, runs))
+                cells[pause].append(model_cpu_us(scorer, case, pause, runs))
         row = " | ".join(
             " / ".join(f"{value:,.0f}" for value in cells[pause]) for pause in PAUSES_S
         )

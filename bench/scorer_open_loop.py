@@ -21,7 +21,7 @@ import random
 import sys
 import time
 
-from classifier import Video
+from classifier import OnnxScorer, Video
 from service.models import load_active
 from service.settings import PROJECT_ROOT
 
@@ -31,8 +31,7 @@ from bench.service_throughput import CASES, DEFAULT_CASES
 MAX_TOGETHER = 16  # the scoring thread's default round (MIZAN_COALESCE_MAX_VIDEOS)
 
 
-def closed_loop_rate(video: Video, seconds: float) -> float:
-    scorer = _SCORER
+def closed_loop_rate(scorer: OnnxScorer, video: Video, seconds: float) -> float:
     done, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         scorer.score_videos([video])
@@ -41,7 +40,7 @@ def closed_loop_rate(video: Video, seconds: float) -> float:
 
 
 def open_loop(
-    video: Video, rate: float, seconds: float, together: bool, seed: int = 7
+    scorer: OnnxScorer, video: Video, rate: float, seconds: float, together: bool, seed: int = 7
 ) -> dict[str, float]:
     """p50 and p99 latency (ms) and the rate achieved, arrivals at ``rate`` a second."""
     rng = random.Random(seed)
@@ -49,7 +48,6 @@ def open_loop(
     while at < seconds:
         at += rng.expovariate(rate)
         arrivals.append(at)
-    scorer = _SCORER
     latencies: list[float] = []
     start = time.perf_counter()
     next_index = 0
@@ -80,10 +78,6 @@ def open_loop(
     }
 
 
-_SCORER = load_active(PROJECT_ROOT / "models")
-gc.freeze()  # as the service does once started: the model's objects out of the collector's scans
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0)
@@ -95,6 +89,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.cpu})
+    scorer = load_active(PROJECT_ROOT / "models")
+    gc.freeze()  # as the service does once started: the model's objects out of the collector's scans
     print(f"{os.cpu_count()} cores; CPU {args.cpu}; {args.seconds:g} s a cell")
     print()
     print(
@@ -104,11 +100,11 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in DEFAULT_CASES:
         video = Video(**CASES[name])
-        closed_loop_rate(video, 2.0)  # warm up
-        rate = closed_loop_rate(video, args.seconds / 2)
+        closed_loop_rate(scorer, video, 2.0)  # warm up
+        rate = closed_loop_rate(scorer, video, args.seconds / 2)
         for share in args.shares:
-            alone = open_loop(video, share * rate, args.seconds, together=False)
-            merged = open_loop(video, share * rate, args.seconds, together=True)
+            alone = open_loop(scorer, video, share * rate, args.seconds, together=False)
+            merged = open_loop(scorer, video, share * rate, args.seconds, together=True)
             print(
                 f"| {name} | {rate:,.0f} | {share:.0%} | {alone['offered']:,.0f} "
                 f"| {alone['achieved']:,.0f} | {alone['p50_ms']:.1f} | {alone['p99_ms']:.1f} "
