@@ -79,7 +79,8 @@ def parse_period(
     period: str | None = None, start: dt.date | None = None, end: dt.date | None = None
 ) -> Period:
     """``2023Q1``, ``2023-03``, or ``start``/``end`` (inclusive) dates."""
-    years = [int(period[:4])] if period and period[:4].isdigit() else []
+    # isdecimal, not isdigit: what int() and the patterns' \d take (not superscripts)
+    years = [int(period[:4])] if period and period[:4].isdecimal() else []
     years += [day.year for day in (start, end) if day]
     if any(not FIRST_YEAR + 1 <= year <= LAST_YEAR for year in years):
         raise InvalidRequestError(f"periods lie within {FIRST_YEAR + 1} and {LAST_YEAR}")
