@@ -106,8 +106,11 @@ async def one_request(app: Any, key: str, case: dict[str, str], video_id: str) -
     return int(sent[0]["status"])
 
 
-async def closed_loop(app: Any, key: str, case: dict[str, str], requests: int, run: str) -> float:
-    """Process CPU seconds for ``requests`` requests, CALLERS at a time."""
+async def closed_loop(
+    app: Any, key: str, case: dict[str, str], requests: int, run: str
+) -> tuple[float, float]:
+    """Process CPU seconds and wall-clock seconds for ``requests`` requests, CALLERS at a
+    time."""
     next_index = 0
 
     async def caller() -> None:
@@ -118,9 +121,9 @@ async def closed_loop(app: Any, key: str, case: dict[str, str], requests: int, r
             if status != 200:
                 raise SystemExit(f"answered {status}")
 
-    started = time.process_time()
+    started, started_wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(CALLERS)))
-    return time.process_time() - started
+    return time.process_time() - started, time.perf_counter() - started_wall
 
 
 def _round_totals() -> tuple[float, float]:
@@ -155,9 +158,10 @@ async def measure(
     warm_up: int,
     database_url: str | None = None,
     after_warm_up: Callable[[], None] | None = None,
-) -> list[tuple[float, float, float]]:
-    """Per repeat: microseconds of process CPU a request, videos a scoring round, and bytes
-    the process wrote a request (SQLite's WAL and checkpoints: nothing else here writes)."""
+) -> list[tuple[float, float, float, float]]:
+    """Per repeat: microseconds of process CPU a request, videos a scoring round, bytes the
+    process wrote a request (SQLite's WAL and checkpoints: nothing else here writes), and
+    wall-clock microseconds a request (on PostgreSQL it includes the waits on the server)."""
     settings = Settings(
         state_dir=state, database_url=database_url, audit_share=0.0, console_secret="bench"
     )
@@ -172,7 +176,7 @@ async def measure(
             videos, rounds = _round_totals()
             written = _bytes_written()
             _callgrind("--zero")
-            cpu_s = await closed_loop(app, key, case, requests, f"r{n}")
+            cpu_s, wall_s = await closed_loop(app, key, case, requests, f"r{n}")
             _callgrind("--dump")
             videos_after, rounds_after = _round_totals()
             results.append(
@@ -180,6 +184,7 @@ async def measure(
                     1e6 * cpu_s / requests,
                     (videos_after - videos) / (rounds_after - rounds),
                     (_bytes_written() - written) / requests,
+                    1e6 * wall_s / requests,
                 )
             )
     return results
@@ -309,20 +314,25 @@ def main() -> None:
     finally:
         if args.postgres:
             drop_schema(args.postgres, schema)
-    costs = [cost for cost, _, _ in results]
+    costs = [cost for cost, _, _, _ in results]
     if args.postgres:  # the server writes PostgreSQL's WAL: none of it is this process's
         print(
-            f"us of process CPU a request ({args.case}; videos a round):",
-            " ".join(f"{cost:.0f} ({size:.1f})" for cost, size, _ in results),
+            f"us of process CPU a request ({args.case}; videos a round, us of wall clock):",
+            " ".join(f"{cost:.0f} ({size:.1f}, {wall:.0f})" for cost, size, _, wall in results),
         )
     else:
         print(
-            f"us of process CPU a request ({args.case}; videos a round, KB written a request):",
+            f"us of process CPU a request ({args.case}; videos a round, KB written a request,"
+            " us of wall clock):",
             " ".join(
-                f"{cost:.0f} ({size:.1f}, {written / 1000:.1f})" for cost, size, written in results
+                f"{cost:.0f} ({size:.1f}, {written / 1000:.1f}, {wall:.0f})"
+                for cost, size, written, wall in results
             ),
         )
-    print(f"median {statistics.median(costs):.0f}")
+    print(
+        f"median {statistics.median(costs):.0f}, wall clock"
+        f" {statistics.median(wall for _, _, _, wall in results):.0f}"
+    )
     if args.scorer_alone:
         alone = measure_scorer_alone(case, args.requests, args.repeats, args.warm_up)
         print("us of process CPU a video, the scorer alone:", _listed(alone, ".0f"))
