@@ -23,9 +23,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from classifier import Evidence
-from service import drift, rollups
+from service import drift
 from service.audit_log import AUDIT_PRIORITY, AUDITED, open_audit, sampled_event
-from service.bulk_insert import insert_tables
+from service.bulk_insert import insert_rows
 from service.creators import Enforcement
 from service.domain import (
     OUTCOME,
@@ -40,11 +40,11 @@ from service.domain import (
 from service.effects import Effects, QueueChange
 from service.errors import ConflictError
 from service.ids import new_uuid
-from service.log_rows import decision_by_id, event_row
+from service.log_rows import append_events, decision_by_id, event_row
 from service.outbox import add_delivery
 from service.review_log import open_item, supersede_open_items
 from service.rollups import removal_facts
-from service.tables import contents, decisions, events, shadow_scores, videos
+from service.tables import contents, decisions, shadow_scores, videos
 
 # A video in these states is not re-scored on edit: its removal stands until an appeal.
 FROZEN = {Status.REMOVED, Status.APPEALED}
@@ -352,21 +352,18 @@ class ScoringRows:
         )
 
     def write(self, connection: sa.Connection) -> None:
-        """The changed videos' UPDATE, then every new row in one call (one statement on
-        PostgreSQL); the events' rollups follow them, as append_events does."""
+        """One statement per table that has rows; events last (their rollups follow them)."""
+        for table, rows in (
+            (decisions, self.decisions),
+            (shadow_scores, self.shadows),
+            (contents, self.contents),
+            (videos, self.new_videos),
+        ):
+            insert_rows(connection, table, rows)
         if self.changed_videos:
             connection.execute(_UPDATE_VIDEO, self.changed_videos)
-        insert_tables(
-            connection,
-            [
-                (decisions, self.decisions),
-                (shadow_scores, self.shadows),
-                (contents, self.contents),
-                (videos, self.new_videos),
-                (events, self.events),
-            ],
-        )
-        rollups.defer(connection, self.events)
+        if self.events:
+            append_events(connection, self.events)
 
 
 _FOLLOW_UP = {Action.REMOVE: EventType.AUTO_REMOVED, Action.REVIEW: EventType.QUEUED_FOR_REVIEW}

@@ -1,5 +1,4 @@
-"""insert_rows and insert_tables store exactly what SQLAlchemy's own executemany stores, on
-both databases."""
+"""insert_rows stores exactly what SQLAlchemy's own executemany stores, on both databases."""
 
 from __future__ import annotations
 
@@ -9,8 +8,8 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from service.bulk_insert import insert_rows, insert_tables
-from service.tables import decisions, events, review_items
+from service.bulk_insert import insert_rows
+from service.tables import decisions, events
 
 KARACHI = dt.timezone(dt.timedelta(hours=5))
 WHEN = dt.datetime(2023, 3, 1, 17, 0, 0, 123456, tzinfo=KARACHI)
@@ -87,137 +86,31 @@ def test_a_refused_row_raises_sqlalchemys_error_and_writes_nothing(engine: sa.En
     assert stored == ["first-e1"]
 
 
-def _statements(engine: sa.Engine) -> list[str]:
-    """The INSERTs (and CTEs of them) that go through SQLAlchemy's cursor from now on."""
-    seen: list[str] = []
+def test_on_postgresql_two_rows_or_more_go_as_a_copy(engine: sa.Engine) -> None:
+    """What goes through SQLAlchemy's cursor: on PostgreSQL a single row as an INSERT (one
+    wait for the server, where a COPY has two) and more rows as a COPY, which SQLAlchemy does
+    not see; on SQLite always the INSERT."""
+    inserts: list[str] = []
 
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.startswith(("INSERT", "WITH")):  # not SQLite's BEGIN (service.database)
-            seen.append(statement)
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("INSERT"):  # not SQLite's BEGIN (service.database)
+            inserts.append(statement)
 
-    sa.event.listen(engine, "before_cursor_execute", record)
-    return seen
-
-
-def test_on_postgresql_rows_of_several_tables_go_as_one_statement(engine: sa.Engine) -> None:
-    """On PostgreSQL a single row goes as an INSERT, and more rows, of one table or several,
-    as one statement; on SQLite one executemany a table."""
-    statements = _statements(engine)
-    with engine.begin() as connection:
-        insert_rows(connection, events, [event(1, "one")])
-        insert_rows(connection, events, [event(n, "many") for n in range(2, 5)])
-        insert_tables(
-            connection,
-            [
-                (decisions, [decision(n, "both") for n in range(3)]),
-                (review_items, []),  # nothing to write: left out
-                (events, [event(n, "both") for n in range(3)]),
-            ],
-        )
-        insert_tables(connection, [(events, [])])  # nothing at all: no statement
-    one_statement = engine.dialect.name == "postgresql"
-    assert len(statements) == (3 if one_statement else 4)
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with engine.begin() as connection:
+            insert_rows(connection, events, [event(1, "one")])
+            insert_rows(connection, events, [event(n, "many") for n in range(2, 5)])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    copied = engine.dialect.name == "postgresql"
+    assert len(inserts) == (1 if copied else 2)
     with engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT count(*) FROM events").scalar() == 7
-        assert connection.exec_driver_sql("SELECT count(*) FROM decisions").scalar() == 3
+        assert connection.exec_driver_sql("SELECT count(*) FROM events").scalar() == 4
 
 
-def test_several_tables_are_stored_as_sqlalchemy_stores_them(engine: sa.Engine) -> None:
-    with engine.begin() as connection:
-        connection.execute(decisions.insert(), [decision(n, "theirs") for n in range(3)])
-        connection.execute(events.insert(), [event(n, "theirs") for n in range(3)])
-        insert_tables(
-            connection,
-            [
-                (decisions, [decision(n, "ours") for n in range(3)]),
-                (events, [event(n, "ours") for n in range(3)]),
-            ],
-        )
-    for table in (decisions, events):
-        by_prefix = _stored_by_prefix(engine, table)
-        assert len(by_prefix["ours"]) == 3
-        assert by_prefix["ours"] == by_prefix["theirs"]
-
-
-def test_events_are_numbered_in_the_order_given(engine: sa.Engine) -> None:
-    """`sequence` orders a video's events (scored before auto_removed): the one statement
-    numbers its rows in the order of the list, not of their ids."""
-    given = [event(n, "order") for n in (5, 3, 9, 1, 7, 2)]
-    with engine.begin() as connection:
-        insert_tables(connection, [(decisions, [decision(1, "order")]), (events, given)])
-    with engine.connect() as connection:
-        stored = (
-            connection.exec_driver_sql("SELECT event_id FROM events ORDER BY sequence")
-            .scalars()
-            .all()
-        )
-    assert stored == [row["event_id"] for row in given]
-
-
-def test_what_json_cannot_carry_is_still_stored_as_executemany_stores_it(
-    engine: sa.Engine,
-) -> None:
-    """A JSON column's None (JSON null, not SQL NULL) and an integer past 64 bits, which
-    orjson refuses: stored as SQLAlchemy stores them."""
-    theirs = [event(n, "theirs") for n in range(3)]
-    ours = [event(n, "ours") for n in range(3)]
-    for rows in (theirs, ours):
-        rows[0]["data"] = None
-        rows[1]["data"] = {"big": 2**70}
-    with engine.begin() as connection:
-        connection.execute(events.insert(), theirs)
-        insert_tables(connection, [(events, ours), (decisions, [decision(1, "ours")])])
-    by_prefix = _stored_by_prefix(engine, events)
-    assert len(by_prefix["ours"]) == 3
-    assert by_prefix["ours"] == by_prefix["theirs"]
-
-
-def test_a_naive_datetime_is_refused_and_nothing_is_written(engine: sa.Engine) -> None:
-    rows = [event(n, "naive") for n in range(3)]
-    rows[2]["occurred_at"] = dt.datetime(2023, 3, 1, 17, 0)  # naive: the point
-    with pytest.raises(ValueError, match="naive"), engine.begin() as connection:
-        insert_tables(connection, [(decisions, [decision(1, "naive")]), (events, rows)])
-    with engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT count(*) FROM events").scalar() == 0
-        assert connection.exec_driver_sql("SELECT count(*) FROM decisions").scalar() == 0
-
-
-def test_a_refused_row_in_any_table_writes_nothing_of_the_call(engine: sa.Engine) -> None:
-    """A key already taken in the last table: SQLAlchemy's IntegrityError (what the decision
-    log retries on), and none of the other tables' rows stay."""
-    with engine.begin() as connection:
-        insert_rows(connection, events, [event(1, "first")])
-    with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
-        insert_tables(
-            connection,
-            [
-                (decisions, [decision(n, "lost") for n in range(3)]),
-                (events, [event(2, "first"), event(1, "first")]),
-            ],
-        )
-    with engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT count(*) FROM decisions").scalar() == 0
-        stored = connection.exec_driver_sql("SELECT event_id FROM events").scalars().all()
-    assert stored == ["first-e1"]
-
-
-def _stored_by_prefix(engine: sa.Engine, table: sa.Table) -> dict[str, list[tuple[str, ...]]]:
-    """Each row's values as the driver returns them (no SQLAlchemy conversion), as text with
-    the row's prefix taken out, by prefix."""
-    columns = [c.name for c in table.columns if c.name != "sequence"]
-    with engine.connect() as connection:
-        stored = connection.exec_driver_sql(
-            f"SELECT {', '.join(columns)} FROM {table.name} ORDER BY {columns[0]}"
-        ).all()
-    by_prefix: dict[str, list[tuple[str, ...]]] = {"ours": [], "theirs": []}
-    for row in stored:
-        prefix = str(row[0]).split("-")[0]
-        by_prefix[prefix].append(tuple(str(v).replace(prefix, "") for v in row))
-    return by_prefix
-
-
-def test_rows_go_back_with_their_transaction(engine: sa.Engine) -> None:
-    """The one statement as a transaction's first, and a later statement failing: nothing
+def test_copied_rows_go_back_with_their_transaction(engine: sa.Engine) -> None:
+    """The COPY as a transaction's first statement, and a later statement failing: nothing
     of either is kept."""
 
     def copy_then_fail() -> None:
@@ -232,8 +125,8 @@ def test_rows_go_back_with_their_transaction(engine: sa.Engine) -> None:
 
 
 def test_rows_written_on_a_plain_connection_are_kept_by_its_commit(engine: sa.Engine) -> None:
-    """No transaction begun yet (SQLAlchemy begins one at the statement), then commit as
-    you go."""
+    """No transaction begun yet (SQLAlchemy begins one at a statement of its own; the COPY
+    begins it the same way), then commit as you go."""
     with engine.connect() as connection:
         insert_rows(connection, events, [event(n, "plain") for n in range(3)])
         connection.commit()
