@@ -4,6 +4,7 @@ everything unusual: compared byte for byte with an app whose fast path is off.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterator
 
@@ -145,6 +146,8 @@ def _unusual_requests(client: TestClient, make_key: KeyMaker) -> dict[str, tuple
         ),
         "invalid UTF-8": (valid().replace(b"karahi", b"kar\xffahi"), as_uploader),
         "lone surrogate": (valid().replace(b"karahi", b"kar\\ud800ahi"), as_uploader),
+        "NaN": (valid().replace(b'"title"', b'"duration_s": NaN, "title"'), as_uploader),
+        "nested past orjson's depth": (b"[" * 1100 + b"]" * 1100, as_uploader),
     }
 
 
@@ -163,6 +166,30 @@ def test_every_unusual_request_gets_the_routes_answer_and_writes_nothing(
     # keys that do not authenticate are answered by the fast path (not looked up twice)
     not_authenticated = {"unknown key", "revoked key"}
     assert fast_path_count(client, "handed_on") == handed_on + len(cases) - len(not_authenticated)
+
+
+def test_bodies_orjson_refuses_are_read_as_the_route_reads_them(
+    client: TestClient, route_only: TestClient, uploader: dict[str, str]
+) -> None:
+    """The fast path reads a body with orjson, and what orjson refuses with json.loads, as the
+    route does (a BOM, UTF-16; numbers past 64 bits, which orjson reads as floats): the fast
+    path answers, and the route's answer to the same body is a replay of the same decision, so
+    both read the same content, to the hash."""
+    past_64_bits = [{"start_s": 2**70 + 1, "end_s": 2**71 + 3, "text": "a very long video"}]
+    cases = {
+        "UTF-8 with a BOM": b"\xef\xbb\xbf" + body_of(video("bom")),
+        "UTF-16": json.dumps(video("utf16")).encode("utf-16"),
+        "segment times past 64 bits": body_of(video("big", transcript=past_64_bits)),
+    }
+    answered = fast_path_count(client, "answered")
+    for name, body in cases.items():
+        fast = post(client, body, pairs(uploader) + JSON)
+        route = post(route_only, body, pairs(uploader) + JSON)
+        assert fast.status_code == route.status_code == 200, (name, fast.text, route.text)
+        assert "Idempotent-Replayed" not in fast.headers, name
+        assert route.headers["Idempotent-Replayed"] == "true", name
+        assert fast.json() == route.json(), name  # (PostgreSQL's JSONB orders a replay's keys)
+    assert fast_path_count(client, "answered") == answered + len(cases)
 
 
 def test_an_error_while_scoring_is_answered_by_the_apps_handlers(
