@@ -79,6 +79,14 @@ class VideoIn(BaseModel):
     )
     duration_s: float | None = Field(default=None, ge=0, strict=True)
 
+    @field_validator("duration_s")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        # Infinity, or a number past a float's range (1e309), parses as inf
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite number of seconds")
+        return value
+
 
 class BatchIn(BaseModel):
     videos: list[VideoIn] = Field(min_length=1)

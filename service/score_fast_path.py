@@ -170,14 +170,20 @@ _UNPARSED = object()
 
 
 def _parsed(body: bytes) -> object:
-    """The body as FastAPI reads it (json.loads), or _UNPARSED. orjson first: it reads a
-    title's body in a fraction of json.loads' time (json.loads was 7% of the event loop's
-    samples on titles; a title request 1,675,420 instructions against 1,699,282, -1.4%,
-    bench/app_cost.py --instructions). Where the two differ, orjson mostly refuses (a lone surrogate, NaN,
-    UTF-16, a BOM, nesting past 1,024) and json.loads reads the body. An integer past 64 bits
-    orjson reads as a float, where json.loads keeps the int: the video's only numbers are
-    float fields, which make the same float of it. tests/service/test_score_fast_path.py
-    holds both cases to the route's answers."""
+    """The body as FastAPI reads it (json.loads), or _UNPARSED, the route's to answer.
+
+    orjson first: it reads a title's body in a fraction of json.loads' time (json.loads was
+    7% of the event loop's samples on titles; a title request 1,675,420 instructions against
+    1,699,282, -1.4%, bench/app_cost.py --instructions). Where the two differ, orjson refuses
+    (a lone surrogate, NaN, Infinity, 1e309, UTF-16, a BOM) and json.loads reads the body;
+    an integer past 64 bits orjson reads as a float where json.loads keeps the int, and the
+    video's only numbers are float fields, which make the same float of it. Nesting is the
+    one difference left: json.loads gives up somewhere under 1,000 levels, by how deep the
+    stack is, orjson at 1,024. A body that could nest that deep (more brackets than
+    _SHALLOW, an upper bound of its depth) goes to the route, to be refused or read there.
+    tests/service/test_score_fast_path.py holds these cases to the route's answers."""
+    if body.count(b"[") + body.count(b"{") > _SHALLOW:
+        return _UNPARSED
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -186,6 +192,10 @@ def _parsed(body: bytes) -> object:
         return json.loads(body)
     except Exception:
         return _UNPARSED
+
+
+# far below json.loads' depth; a transcript of 500 segments or more takes the route
+_SHALLOW = 500
 
 
 async def _read_body(receive: Receive, limit_bytes: int) -> _Body:

@@ -268,6 +268,18 @@ def test_bad_input_is_refused_and_writes_nothing(
             b'"transcript": [{"start_s": NaN, "end_s": 1, "text": "x"}]}',
             422,
         ),
+        (
+            "Infinity for duration_s",
+            b'{"video_id": "v", "creator_id": "c", "region": "PK", '
+            b'"uploaded_at": "2023-03-01T10:00:00Z", "title": "x", "duration_s": Infinity}',
+            422,
+        ),
+        (
+            "duration_s past a float's range",
+            b'{"video_id": "v", "creator_id": "c", "region": "PK", '
+            b'"uploaded_at": "2023-03-01T10:00:00Z", "title": "x", "duration_s": 1e309}',
+            422,
+        ),
     ],
 )
 def test_malformed_bodies_are_refused(

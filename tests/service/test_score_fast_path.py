@@ -147,7 +147,13 @@ def _unusual_requests(client: TestClient, make_key: KeyMaker) -> dict[str, tuple
         "invalid UTF-8": (valid().replace(b"karahi", b"kar\xffahi"), as_uploader),
         "lone surrogate": (valid().replace(b"karahi", b"kar\\ud800ahi"), as_uploader),
         "NaN": (valid().replace(b'"title"', b'"duration_s": NaN, "title"'), as_uploader),
+        "Infinity": (valid().replace(b'"title"', b'"duration_s": Infinity, "title"'), as_uploader),
         "nested past orjson's depth": (b"[" * 1100 + b"]" * 1100, as_uploader),
+        # within orjson's 1,024 levels, past json.loads' (the route's: a 400)
+        "an ignored field 1,000 levels deep": (
+            valid()[:-1] + b', "extra": ' + b"[" * 999 + b"]" * 999 + b"}",
+            as_uploader,
+        ),
     }
 
 
@@ -168,13 +174,13 @@ def test_every_unusual_request_gets_the_routes_answer_and_writes_nothing(
     assert fast_path_count(client, "handed_on") == handed_on + len(cases) - len(not_authenticated)
 
 
-def test_bodies_orjson_refuses_are_read_as_the_route_reads_them(
+def test_bodies_the_two_parsers_read_apart_get_the_routes_content(
     client: TestClient, route_only: TestClient, uploader: dict[str, str]
 ) -> None:
     """The fast path reads a body with orjson, and what orjson refuses with json.loads, as the
-    route does (a BOM, UTF-16; numbers past 64 bits, which orjson reads as floats): the fast
-    path answers, and the route's answer to the same body is a replay of the same decision, so
-    both read the same content, to the hash."""
+    route does (a BOM, UTF-16); numbers past 64 bits orjson reads as floats. The fast path
+    answers each, and the route's answer to the same body is a replay of the same decision,
+    so both read the same content, to the hash."""
     past_64_bits = [{"start_s": 2**70 + 1, "end_s": 2**71 + 3, "text": "a very long video"}]
     cases = {
         "UTF-8 with a BOM": b"\xef\xbb\xbf" + body_of(video("bom")),
