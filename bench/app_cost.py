@@ -161,7 +161,8 @@ async def measure(
 ) -> list[tuple[float, float, float, float]]:
     """Per repeat: microseconds of process CPU a request, videos a scoring round, bytes the
     process wrote a request (SQLite's WAL and checkpoints: nothing else here writes), and
-    wall-clock microseconds a request (on PostgreSQL it includes the waits on the server)."""
+    wall-clock microseconds over requests: CALLERS at a time, so the inverse of throughput,
+    not a request's latency (on PostgreSQL it includes the waits on the server)."""
     settings = Settings(
         state_dir=state, database_url=database_url, audit_share=0.0, console_secret="bench"
     )
@@ -317,20 +318,20 @@ def main() -> None:
     costs = [cost for cost, _, _, _ in results]
     if args.postgres:  # the server writes PostgreSQL's WAL: none of it is this process's
         print(
-            f"us of process CPU a request ({args.case}; videos a round, us of wall clock):",
+            f"us of process CPU a request ({args.case}; videos a round, wall-clock us / requests):",
             " ".join(f"{cost:.0f} ({size:.1f}, {wall:.0f})" for cost, size, _, wall in results),
         )
     else:
         print(
             f"us of process CPU a request ({args.case}; videos a round, KB written a request,"
-            " us of wall clock):",
+            " wall-clock us / requests):",
             " ".join(
                 f"{cost:.0f} ({size:.1f}, {written / 1000:.1f}, {wall:.0f})"
                 for cost, size, written, wall in results
             ),
         )
     print(
-        f"median {statistics.median(costs):.0f}, wall clock"
+        f"median {statistics.median(costs):.0f}, wall clock / requests"
         f" {statistics.median(wall for _, _, _, wall in results):.0f}"
     )
     if args.scorer_alone:
