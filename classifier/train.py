@@ -7,7 +7,9 @@
 
 The ONNX scores, not scikit-learn's, are calibrated, because they are what serves. A plain
 TF-IDF + logistic regression baseline is fitted on the same split and its metrics recorded
-beside ours. Everything is seeded: training again on the same file gives the same card metrics.
+beside ours. Everything is seeded: training again on the same file gives the same split and,
+on a CPU whose BLAS kernels round alike, the same card (on another, metrics and thresholds a
+few thousandths away: tests/classifier/test_reference_model.py).
 
 Only this module and classifier.export import scikit-learn.
 """

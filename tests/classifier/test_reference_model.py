@@ -51,18 +51,54 @@ def test_validation_average_precision_meets_targets_and_beats_baseline(
         assert ours >= baseline[label]["average_precision"], label  # type: ignore[index]
 
 
+# Retraining reproduced 1.0.2 exactly on the VMs this project ran on until 2026-12-04. On an
+# AMD EPYC with AVX2 and no AVX-512 (numpy's BLAS: OpenBLAS, its Haswell kernels), with the
+# same data and library versions, thresholds came out up to 0.0043 away and metrics up to
+# 0.0075 (one positive of 133 in the smallest group). The likeliest cause: OpenBLAS picks its
+# kernels by CPU, they round differently, and the solver's path follows.
+THRESHOLD_TOLERANCE = 0.01
+METRIC_TOLERANCE = 0.02
+
+
 def test_training_again_gives_the_same_card(
     retrained: TrainedModel, committed: ModelCard, data_file: Path
 ) -> None:
+    """Same data, seed and libraries: the same split (every count), the same baseline, and
+    metrics and thresholds within what the CPU's floating point moves. The ONNX file's bytes
+    follow the coefficients, so they match only on a CPU that rounds alike (not asserted)."""
     card = retrained.card
     assert card.libraries == committed.libraries, (
         "library versions differ from the card's: use constraints.txt"
     )
     assert card.training["data_sha256"] == committed.training["data_sha256"]
-    assert card.metrics == committed.metrics
     assert card.baseline_metrics == committed.baseline_metrics
-    assert card.thresholds == committed.thresholds
-    assert card.onnx_sha256 == committed.onnx_sha256
+    assert_close(card.metrics, committed.metrics, METRIC_TOLERANCE)
+    assert card.thresholds.keys() == committed.thresholds.keys()
+    for label, ours in card.thresholds.items():
+        theirs = committed.thresholds[label]
+        for ours_value, theirs_value in (
+            (ours.remove, theirs.remove),
+            (ours.review, theirs.review),
+        ):
+            assert (ours_value is None) == (theirs_value is None), label
+            if ours_value is not None and theirs_value is not None:
+                assert abs(ours_value - theirs_value) <= THRESHOLD_TOLERANCE, label
+    overall = card.metrics["overall"]
+    for label, target in AP_TARGETS.items():  # the retrained model still meets the targets
+        assert overall[label]["average_precision"] >= target, label  # type: ignore[index]
+
+
+def assert_close(ours: object, theirs: object, tolerance: float, path: str = "") -> None:
+    """Counts, keys and None alike; floats within ``tolerance``."""
+    if isinstance(theirs, dict):
+        assert isinstance(ours, dict), path
+        assert ours.keys() == theirs.keys(), path
+        for key in theirs:
+            assert_close(ours[key], theirs[key], tolerance, f"{path}/{key}")
+    elif isinstance(theirs, float) and isinstance(ours, float):
+        assert abs(ours - theirs) <= tolerance, (path, ours, theirs)
+    else:
+        assert ours == theirs, (path, ours, theirs)
 
 
 def test_onnx_matches_sklearn_on_real_validation_texts(
