@@ -8,8 +8,9 @@
 The ONNX scores, not scikit-learn's, are calibrated, because they are what serves. A plain
 TF-IDF + logistic regression baseline is fitted on the same split and its metrics recorded
 beside ours. Everything is seeded: training again on the same file gives the same split and,
-on a CPU whose BLAS kernels round alike, the same card (on another, metrics and thresholds a
-few thousandths away: tests/classifier/test_reference_model.py).
+on a CPU like the training one (the card records its SIMD levels and BLAS kernels), the same
+card; on another, metrics and thresholds a few thousandths away
+(tests/classifier/test_reference_model.py).
 
 Only this module and classifier.export import scikit-learn.
 """
@@ -346,7 +347,7 @@ def train(
                 "review": f"highest threshold with recall >= {config.target_recall}",
             },
             "seconds": round(elapsed, 1),
-            "machine": {"cpus": _cpu_count(), "python": platform.python_version()},
+            "machine": _machine(),
         },
         metrics=metrics,
         baseline_metrics=baseline,
@@ -457,3 +458,24 @@ def _library_versions() -> dict[str, str]:
 
 def _cpu_count() -> int:
     return len(os.sched_getaffinity(0))
+
+
+def _machine() -> dict[str, object]:
+    """What the card's numbers may depend on beyond data, seed and libraries: retrained on
+    another CPU, 1.0.2 came out a few thousandths away (tests/classifier/test_reference_model.py).
+    numpy, its BLAS and onnxruntime each pick SIMD code by what the CPU offers; the SIMD
+    levels numpy found and the BLAS kernels in use say which CPUs should agree exactly."""
+    from threadpoolctl import threadpool_info  # scikit-learn's dependency
+
+    # what numpy.show_runtime() reads: numpy's own SIMD dispatch (numpy is pinned)
+    features = importlib.import_module("numpy._core._multiarray_umath").__cpu_features__
+    return {
+        "cpus": _cpu_count(),
+        "python": platform.python_version(),
+        "simd": sorted(name for name, found in features.items() if found),
+        "blas": sorted(
+            f"{pool.get('internal_api')} {pool.get('architecture')}"
+            for pool in threadpool_info()
+            if pool.get("user_api") == "blas"
+        ),
+    }
