@@ -13,12 +13,12 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    field_validator,
 )
 
 VIDEO_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
@@ -44,19 +44,23 @@ def _rfc3339_text(value: object) -> object:
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 
 
+def _finite(value: float) -> float:
+    # NaN, Infinity, or a number past a float's range (1e309, read as inf)
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number of seconds")
+    return value
+
+
+# strict: no booleans or numeric strings
+Seconds = Annotated[float, Field(ge=0, strict=True), AfterValidator(_finite)]
+
+
 class SegmentIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    start_s: float = Field(ge=0, strict=True)  # strict: no booleans or numeric strings
-    end_s: float = Field(ge=0, strict=True)
+    start_s: Seconds
+    end_s: Seconds
     text: str
-
-    @field_validator("start_s", "end_s")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number of seconds")
-        return value
 
 
 class VideoIn(BaseModel):
@@ -77,15 +81,7 @@ class VideoIn(BaseModel):
     transcript: str | list[SegmentIn] = Field(
         default="", description="plain text, or speech-to-text segments"
     )
-    duration_s: float | None = Field(default=None, ge=0, strict=True)
-
-    @field_validator("duration_s")
-    @classmethod
-    def _finite(cls, value: float | None) -> float | None:
-        # Infinity, or a number past a float's range (1e309), parses as inf
-        if value is not None and not math.isfinite(value):
-            raise ValueError("must be a finite number of seconds")
-        return value
+    duration_s: Seconds | None = None
 
 
 class BatchIn(BaseModel):
