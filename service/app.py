@@ -55,9 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
-        parts = wiring.build(
-            settings, migrate_schema=settings.auto_migrate, checkpoint_thread=True
-        )
+        parts = wiring.build(settings, migrate_schema=settings.auto_migrate)
         registry = ModelRegistry(
             parts.engine,
             settings.models_dir,

@@ -2,10 +2,9 @@
 
 SQLite runs in WAL mode (readers never block the writer) with synchronous=NORMAL (a commit is
 durable once the WAL is checkpointed; a power cut can lose the last transactions, not corrupt
-the file) and a busy timeout. The API's workers checkpoint on a thread of their own
-(service/wal_checkpoints.py), once a second by default. Write transactions start with BEGIN
-IMMEDIATE: a deferred transaction that reads and then writes can fail with "database is
-locked" when two of them upgrade at once, which no timeout resolves.
+the file) and a busy timeout. Write transactions start with BEGIN IMMEDIATE: a deferred
+transaction that reads and then writes can fail with "database is locked" when two of them
+upgrade at once, which no timeout resolves.
 """
 
 from __future__ import annotations
@@ -34,10 +33,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def create_engine(url: str, *, background_checkpoints: bool = False) -> sa.Engine:
-    """``background_checkpoints``: SQLite's connections do not checkpoint the WAL when they
-    commit; a `wal_checkpoints.WalCheckpointer` must then run beside the engine (the API's
-    workers: wiring.build), or the WAL grows until the last connection closes."""
+def create_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
@@ -46,8 +42,6 @@ def create_engine(url: str, *, background_checkpoints: bool = False) -> sa.Engin
             url, pool_size=16, max_overflow=16, pool_timeout=60, json_serializer=json_text
         )
         sa.event.listen(engine, "connect", _sqlite_on_connect)
-        if background_checkpoints:
-            sa.event.listen(engine, "connect", _no_automatic_checkpoint)
         sa.event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     return sa.create_engine(
@@ -75,12 +69,6 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def _no_automatic_checkpoint(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 

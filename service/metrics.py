@@ -1,6 +1,6 @@
 """Prometheus metrics: request latency, decisions by action, label and model version, score
-histograms per label (drift), moderator verdicts, SQLite's WAL checkpoints, Redis work
-deferred to reconcile, the model versions serving.
+histograms per label (drift), moderator verdicts, Redis work deferred to reconcile, the model
+versions serving.
 
 With several uvicorn workers, `mizan serve` sets PROMETHEUS_MULTIPROC_DIR before they start, and
 /metrics aggregates every worker's files (prometheus_client's multiprocess mode).
@@ -75,19 +75,6 @@ DEFERRED_EFFECTS = Counter(
 HUMAN_DECISIONS = Counter(
     "mizan_review_decisions_total", "Moderator decisions by verdict", ["verdict"]
 )
-WAL_CHECKPOINTS = Histogram(
-    "mizan_sqlite_checkpoint_seconds",
-    "SQLite WAL checkpoints of a worker's checkpoint thread (service/wal_checkpoints.py), by "
-    "outcome: done, busy (another process was checkpointing) or failed",
-    ["outcome"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
-)
-WAL_PAGES = Gauge(
-    "mizan_sqlite_wal_pages",
-    "Pages in the SQLite WAL at the last checkpoint, in the worker that saw the most (4 KiB "
-    "each; a figure that keeps growing means a reader holds an old snapshot)",
-    multiprocess_mode="livemax",
-)
 MODEL_INFO = Gauge(
     "mizan_model_info",
     "The model versions serving (1), as champion (acts) or shadow (scored, never acts)",
@@ -140,12 +127,6 @@ def observe_scoring_wait(seconds: float) -> None:
 def count_scoring_waiting(videos: int) -> None:
     """``videos`` more (or, negative, fewer) waiting for this worker's scoring thread."""
     SCORING_WAITING.inc(videos)
-
-
-def observe_wal_checkpoint(outcome: str, seconds: float, wal_pages: int) -> None:
-    WAL_CHECKPOINTS.labels(outcome).observe(seconds)
-    if outcome == "done":
-        WAL_PAGES.set(wal_pages)
 
 
 def count_decision(

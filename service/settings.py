@@ -59,11 +59,6 @@ class Settings(BaseSettings):
     # to 52 ms for ~4% more CPU; on PostgreSQL, whose rounds cost more (round trips), it cost
     # 18% more CPU and raised that p99 (BENCHMARKS.md, "Scoring rounds of 36,000
     # characters"), so the default stays 200,000; titles never reach either.
-    # On SQLite, each API worker checkpoints the WAL (copies it into the database file and
-    # syncs both) on a thread of its own this often, instead of in whichever commit takes the
-    # WAL past 1,000 pages, which was a scoring round's (service/wal_checkpoints.py). It is
-    # also about the most a power cut can lose (synchronous=NORMAL). 0: SQLite's own.
-    sqlite_checkpoint_interval_s: float = Field(default=1.0, ge=0, le=3600)
     coalesce_max_videos: int = Field(default=16, ge=1, le=1000)
     coalesce_max_chars: int = Field(default=200_000, ge=1)
     # How long a thread may keep the GIL while another waits for it (sys.setswitchinterval;

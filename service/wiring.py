@@ -26,7 +26,6 @@ from service.redis_conn import RedisHandle, connect
 from service.review import Review
 from service.review_log import ReviewLog
 from service.settings import Settings
-from service.wal_checkpoints import WalCheckpointer
 
 
 @dataclass
@@ -49,7 +48,6 @@ class Parts:
     audit_queues: ReviewQueues
     audits: Audits
     creators: Creators
-    checkpoints: WalCheckpointer | None = None  # SQLite's, in the API's workers
 
     def sweep(self) -> int:
         """Return every expired lease, review and appeal, to its queue."""
@@ -70,27 +68,15 @@ class Parts:
         }
 
     def close(self) -> None:
-        if self.checkpoints is not None:
-            self.checkpoints.stop()
         self.redis.close()
         self.engine.dispose()
 
 
 def build(
-    settings: Settings,
-    *,
-    clock: Clock = system_clock,
-    migrate_schema: bool = False,
-    checkpoint_thread: bool = False,
+    settings: Settings, *, clock: Clock = system_clock, migrate_schema: bool = False
 ) -> Parts:
-    """``checkpoint_thread``: on an SQLite file, checkpoint its WAL on a thread of this
-    process's (service/wal_checkpoints.py) instead of in whichever commit fills it; the API
-    asks for it, so that no scoring round waits for a checkpoint."""
     policy = Policy.load(settings.policy_file)
-    url = settings.effective_database_url()
-    interval_s = settings.sqlite_checkpoint_interval_s
-    checkpoints_apart = checkpoint_thread and interval_s > 0 and _sqlite_file(url)
-    engine = create_engine(url, background_checkpoints=checkpoints_apart)
+    engine = create_engine(settings.effective_database_url())
     if migrate_schema:
         migrate(engine)
     redis = connect(settings.redis_url, settings.state_dir)
@@ -158,9 +144,6 @@ def build(
         languages=settings.review_languages,
         lease_s=settings.review_lease_s,
     )
-    checkpoints = WalCheckpointer(engine, interval_s) if checkpoints_apart else None
-    if checkpoints is not None:
-        checkpoints.start()  # last: nothing after it can fail and leave the thread running
     return Parts(
         settings=settings,
         clock=clock,
@@ -180,10 +163,4 @@ def build(
         audit_queues=audit_queues,
         audits=audits,
         creators=Creators(engine, clock, policy.strikes),
-        checkpoints=checkpoints,
     )
-
-
-def _sqlite_file(url: str) -> bool:
-    database = sa.engine.make_url(url).database
-    return url.startswith("sqlite") and bool(database) and database != ":memory:"
