@@ -133,9 +133,20 @@ class Report:
     audits: AuditFigures = field(default_factory=lambda: measure(()))
     # Each day's score histograms and action counts per model version (all regions)
     drift: Sequence[DayOfModel] = ()
+    # Removals of every label in the scope (the region, or all): a label's share of removals
+    # is over these, also when the report is narrowed to that one label (then `total` is it)
+    scope_removals: int | None = None
+
+    def share_of_removals(self, metrics: Metrics) -> tuple[int, int, float | None]:
+        """(removals, the scope's removals, their ratio) for one label's metrics."""
+        removed = metrics.counts.get("removals", 0)
+        scope = self.scope_removals
+        if scope is None:
+            scope = self.total[0].counts.get("removals", 0)
+        return removed, scope, (removed / scope if scope else None)
 
     def to_json(self) -> dict[str, object]:
-        def side(pair: tuple[Metrics, Metrics], removals_total: int | None) -> dict[str, object]:
+        def side(pair: tuple[Metrics, Metrics], of_label: bool) -> dict[str, object]:
             now, before = pair
             counts = {
                 name: {
@@ -155,24 +166,23 @@ class Report:
                     "previous": before.rate(name)[2],
                 }
             out: dict[str, object] = {"counts": counts, "rates": rates}
-            if removals_total is not None:
-                removed = now.counts.get("removals", 0)
+            if of_label:
+                removed, scope, share = self.share_of_removals(now)
                 out["share_of_removals"] = {
-                    "value": removed / removals_total if removals_total else None,
+                    "value": share,
                     "numerator": removed,
-                    "denominator": removals_total,
+                    "denominator": scope,
                 }
             return out
 
-        total_removals = self.total[0].counts.get("removals", 0)
         return {
             "period": _period_json(self.period),
             "previous_period": _period_json(self.previous),
             "region": self.region,
             "label": self.label,
-            "total": side(self.total, None),
-            "by_region": {key: side(pair, None) for key, pair in self.by_region.items()},
-            "by_label": {key: side(pair, total_removals) for key, pair in self.by_label.items()},
+            "total": side(self.total, False),
+            "by_region": {key: side(pair, False) for key, pair in self.by_region.items()},
+            "by_label": {key: side(pair, True) for key, pair in self.by_label.items()},
             "audits": self.audits.to_json(),
             "drift": [
                 {
@@ -229,6 +239,11 @@ class Report:
                         bottom,
                     ]
                 )
+            if scope == "label":
+                removed, in_scope, share = self.share_of_removals(now)
+                shown = "" if share is None else f"{share:.6f}"
+                row = ["share_of_removals", shown, "", "", removed, in_scope]
+                writer.writerow([self.period.name, scope, key, *row])
         for name, figures in (
             ("automated_removal_precision", self.audits.removal_precision),
             ("allowed_found_violating", self.audits.allowed_violating),
@@ -314,6 +329,7 @@ def enforcement_report(
             region,
         ),
         drift=drift.daily(engine, period.start, period.end),
+        scope_removals=sum(counts["removals"] for _, _, counts in now_rows),
     )
 
 

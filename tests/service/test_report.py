@@ -120,6 +120,14 @@ def test_the_quarter_by_region_and_label(built: wiring.Parts) -> None:
     # one region, one label: uploads stay the scope's uploads (the rate's denominator)
     pk_spam = enforcement_report(built.engine, parse_period("2023Q1"), region="PK", label="spam")
     assert pk_spam.total[0].rate("removal_rate") == (1, 4, 0.25)
+    # and the label's share is of every label's removals in the scope, not of its own
+    assert pk_spam.to_json()["by_label"]["spam"]["share_of_removals"] == {  # type: ignore[index]
+        "value": 1 / 3,
+        "numerator": 1,
+        "denominator": 3,
+    }
+    only_spam = enforcement_report(built.engine, parse_period("2023Q1"), label="spam")
+    assert only_spam.to_json()["by_label"]["spam"]["share_of_removals"]["value"] == 0.5  # type: ignore[index]
 
 
 def test_months_ranges_and_empty_periods(built: wiring.Parts) -> None:
@@ -176,6 +184,17 @@ def test_csv_json_and_html_outputs(built: wiring.Parts) -> None:
     rows = list(csv.DictReader(io.StringIO(report.to_csv())))
     removal_rate = next(r for r in rows if r["scope"] == "total" and r["metric"] == "removal_rate")
     assert (removal_rate["numerator"], removal_rate["denominator"]) == ("3", "4")
+    shares = {
+        r["key"]: (r["value"], r["numerator"], r["denominator"])
+        for r in rows
+        if r["metric"] == "share_of_removals"
+    }  # PK's three removals: spam (v1), harassment (v7), misinformation (v2)
+    assert shares == {
+        "harassment": ("0.333333", "1", "3"),
+        "misinformation": ("0.333333", "1", "3"),
+        "spam": ("0.333333", "1", "3"),
+    }
+    assert {r["scope"] for r in rows if r["metric"] == "share_of_removals"} == {"label"}
     page = render(report)
     assert page.count("<svg") == 3
     assert "http" not in page.replace("http-equiv", "")  # self-contained: nothing to fetch
