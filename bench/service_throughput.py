@@ -234,16 +234,35 @@ def run_wrk_measuring_cpu(
 ) -> dict[str, float]:
     """`run_wrk`, the server's CPU per answered request (wrk's own CPU is not in it), and the
     busiest process's share of that CPU (two workers evenly loaded: 50%)."""
+    rounds_before = scoring_rounds(base)
     before = cpus.cpu_by_group(server.pid)
     result = run_wrk(base, key, case, seconds)
     after = cpus.cpu_by_group(server.pid)
+    videos_after, rounds_after = scoring_rounds(base)
+    videos, rounds = videos_after - rounds_before[0], rounds_after - rounds_before[1]
     used = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
     total = sum(used.values())
     return {
         **result,
         "cpu_us_per_request": 1e6 * total / max(result["requests"], 1.0),
         "busiest_process_share": max(used.values(), default=0.0) / total if total else 0.0,
+        "videos_a_round": videos / rounds if rounds else 0.0,
     }
+
+
+def scoring_rounds(base: str) -> tuple[float, float]:
+    """Videos decided and scoring rounds so far, all workers (/metrics: the round-size
+    histogram's sum and count; with several workers, prometheus_client's multiprocess files)."""
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    found = {
+        name: float(value)
+        for name, value in re.findall(
+            r"^(mizan_scoring_batch_videos_(?:sum|count)) (\S+)$", text, re.M
+        )
+    }
+    return found.get("mizan_scoring_batch_videos_sum", 0.0), found.get(
+        "mizan_scoring_batch_videos_count", 0.0
+    )
 
 
 def run_wrk(base: str, key: str, case: dict[str, str], seconds: int) -> dict[str, float]:
@@ -582,9 +601,9 @@ def print_cpu(rows: list[dict[str, object]], workers: int) -> None:
         "| database | case | service CPU us/request | bare FastAPI CPU us/request "
         "| scorer alone CPU us/video (one at a time) | 8 at a time "
         "| busiest server process's share of its CPU (service, bare) "
-        "| database backends' CPU us/request |"
+        "| database backends' CPU us/request | videos a scoring round |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         s, b = row["service"], row["bare"]
         # the scorer-alone processes are busy the whole time: a core-second each per second
@@ -594,7 +613,8 @@ def print_cpu(rows: list[dict[str, object]], workers: int) -> None:
             f"| {row['database']} | {row['case']} | {s['cpu_us_per_request']:.0f} "  # type: ignore[index]
             f"| {b['cpu_us_per_request']:.0f} | {alone:.0f} | {batched:.0f} "  # type: ignore[index]
             f"| {s['busiest_process_share']:.0%}, {b['busiest_process_share']:.0%} "  # type: ignore[index]
-            f"| {_cell(s.get('database_cpu_us_per_request'))} |"  # type: ignore[attr-defined]
+            f"| {_cell(s.get('database_cpu_us_per_request'))} "  # type: ignore[attr-defined]
+            f"| {s.get('videos_a_round', 0.0):.1f} |"  # type: ignore[attr-defined]
         )
 
 
