@@ -234,35 +234,24 @@ def run_wrk_measuring_cpu(
 ) -> dict[str, float]:
     """`run_wrk`, the server's CPU per answered request (wrk's own CPU is not in it), and the
     busiest process's share of that CPU (two workers evenly loaded: 50%)."""
-    rounds_before = scoring_rounds(base)
     before = cpus.cpu_by_group(server.pid)
     result = run_wrk(base, key, case, seconds)
     after = cpus.cpu_by_group(server.pid)
-    videos_after, rounds_after = scoring_rounds(base)
-    videos, rounds = videos_after - rounds_before[0], rounds_after - rounds_before[1]
     used = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
     total = sum(used.values())
     return {
         **result,
         "cpu_us_per_request": 1e6 * total / max(result["requests"], 1.0),
         "busiest_process_share": max(used.values(), default=0.0) / total if total else 0.0,
-        "videos_a_round": videos / rounds if rounds else 0.0,
     }
 
 
-def scoring_rounds(base: str) -> tuple[float, float]:
-    """Videos decided and scoring rounds so far, all workers (/metrics: the round-size
-    histogram's sum and count; with several workers, prometheus_client's multiprocess files)."""
+def scoring_rounds(base: str) -> dict[str, float]:
+    """Videos decided (``sum``) and scoring rounds (``count``) so far, all workers: the
+    round-size histogram in /metrics (several workers: prometheus_client's multiprocess files)."""
     text = httpx.get(f"{base}/metrics", timeout=10).text
-    found = {
-        name: float(value)
-        for name, value in re.findall(
-            r"^(mizan_scoring_batch_videos_(?:sum|count)) (\S+)$", text, re.M
-        )
-    }
-    return found.get("mizan_scoring_batch_videos_sum", 0.0), found.get(
-        "mizan_scoring_batch_videos_count", 0.0
-    )
+    pattern = r"^mizan_scoring_batch_videos_(sum|count) (\S+)$"
+    return {part: float(value) for part, value in re.findall(pattern, text, re.M)}
 
 
 def run_wrk(base: str, key: str, case: dict[str, str], seconds: int) -> dict[str, float]:
@@ -533,7 +522,11 @@ def main() -> None:
                 pg_backends.analyze(url, schema)
             for name, case in cases.items():
                 reading = backends.cpu_s()[1] if backends else {}
+                rounds_before = scoring_rounds(base)
                 service = run_wrk_measuring_cpu(base, key, case, args.seconds, server)
+                rounds = {k: v - rounds_before.get(k, 0.0) for k, v in scoring_rounds(base).items()}
+                if rounds.get("count"):
+                    service["videos_a_round"] = rounds["sum"] / rounds["count"]
                 if backends:
                     used_s, _ = backends.cpu_s(reading)
                     service["database_cpu_us_per_request"] = 1e6 * used_s / service["requests"]

@@ -129,20 +129,17 @@ class Report:
     total: tuple[Metrics, Metrics]  # (this period, the previous one)
     by_region: Mapping[str, tuple[Metrics, Metrics]]
     by_label: Mapping[str, tuple[Metrics, Metrics]]
+    # Removals of every label in the scope (the region, or all): a label's share of removals
+    # is over these, also when the report is narrowed to that one label (then `total` is it)
+    scope_removals: int
     # How often automation was right, from the audits decided in the period
     audits: AuditFigures = field(default_factory=lambda: measure(()))
     # Each day's score histograms and action counts per model version (all regions)
     drift: Sequence[DayOfModel] = ()
-    # Removals of every label in the scope (the region, or all): a label's share of removals
-    # is over these, also when the report is narrowed to that one label (then `total` is it)
-    scope_removals: int | None = None
 
     def share_of_removals(self, metrics: Metrics) -> tuple[int, int, float | None]:
         """(removals, the scope's removals, their ratio) for one label's metrics."""
-        removed = metrics.counts.get("removals", 0)
-        scope = self.scope_removals
-        if scope is None:
-            scope = self.total[0].counts.get("removals", 0)
+        removed, scope = metrics.counts.get("removals", 0), self.scope_removals
         return removed, scope, (removed / scope if scope else None)
 
     def to_json(self) -> dict[str, object]:
@@ -322,6 +319,7 @@ def enforcement_report(
             )
             for lab in labels
         },
+        scope_removals=sum(counts["removals"] for _, _, counts in now_rows),
         audits=audit_figures(
             engine,
             dt.datetime.combine(period.start, dt.time(), dt.UTC),
@@ -329,7 +327,6 @@ def enforcement_report(
             region,
         ),
         drift=drift.daily(engine, period.start, period.end),
-        scope_removals=sum(counts["removals"] for _, _, counts in now_rows),
     )
 
 

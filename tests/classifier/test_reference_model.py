@@ -8,6 +8,7 @@ on real validation texts.
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -75,16 +76,11 @@ def test_training_again_gives_the_same_card(
     assert card.training["data_sha256"] == committed.training["data_sha256"]
     assert card.baseline_metrics == committed.baseline_metrics
     assert_close(card.metrics, committed.metrics, METRIC_TOLERANCE)
-    assert card.thresholds.keys() == committed.thresholds.keys()
-    for label, ours in card.thresholds.items():
-        theirs = committed.thresholds[label]
-        for ours_value, theirs_value in (
-            (ours.remove, theirs.remove),
-            (ours.review, theirs.review),
-        ):
-            assert (ours_value is None) == (theirs_value is None), label
-            if ours_value is not None and theirs_value is not None:
-                assert abs(ours_value - theirs_value) <= THRESHOLD_TOLERANCE, label
+    assert_close(
+        {label: asdict(value) for label, value in card.thresholds.items()},
+        {label: asdict(value) for label, value in committed.thresholds.items()},
+        THRESHOLD_TOLERANCE,
+    )
     overall = card.metrics["overall"]
     for label, target in AP_TARGETS.items():  # the retrained model still meets the targets
         assert overall[label]["average_precision"] >= target, label  # type: ignore[index]
